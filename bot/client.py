@@ -1,0 +1,85 @@
+"""The Discord client: owns the HTTP session and the image service, loads the command cogs."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot import __version__
+from bot.config import Settings
+from bot.http import HttpClient, RetryPolicy
+from bot.i18n import Catalog
+from bot.providers import build_providers
+from bot.redact import Redactor
+from bot.service import ImageService
+from bot.translator import CatalogTranslator
+from bot.tree import BananaTree
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.imagine",)
+
+
+def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at another REST base and gateway (a regional proxy, or the test fake).
+
+    discord.py keeps both as class attributes, so this affects the whole process.
+    """
+    if api_url:
+        discord.http.Route.BASE = api_url
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class BananaBot(commands.Bot):
+    def __init__(
+        self, settings: Settings, *, auto_sync: bool = True, retry_policy: RetryPolicy | None = None
+    ) -> None:
+        super().__init__(
+            # Mentions are exempt from the privileged message-content intent, so no intent is needed.
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            # Prompts are member text echoed back: nothing the bot posts may ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=BananaTree,
+            help_command=None,
+        )
+        self.settings = settings
+        self.auto_sync = auto_sync
+        self.retry_policy = retry_policy
+        self.redactor = Redactor(settings.secrets)
+        self.catalog = Catalog.load([settings.data_dir / "locales"])
+        self.session: aiohttp.ClientSession | None = None
+        self._images: ImageService | None = None
+
+    @property
+    def images(self) -> ImageService:
+        if self._images is None:
+            raise RuntimeError("the image service exists only after setup_hook")
+        return self._images
+
+    async def setup_hook(self) -> None:
+        self.session = aiohttp.ClientSession(headers={"User-Agent": f"bananabot/{__version__}"})
+        http = HttpClient(self.session, self.redactor, self.retry_policy)
+        self._images = ImageService(self.settings, build_providers(self.settings, http))
+        await self.tree.set_translator(CatalogTranslator(self.catalog))
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.auto_sync and self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to the development server %s", len(synced), guild.id)
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        if self.session is not None and not self.session.closed:
+            await self.session.close()

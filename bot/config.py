@@ -1,0 +1,201 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from bot.routing import ApiFormat, ModelRoute, parse_model_entry, parse_models
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_MODEL = "gemini-2.5-flash-image"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Interaction tokens live 15 minutes; an upstream call must end well before that.
+MAX_REQUEST_TIMEOUT = 840.0
+
+
+class GeminiAuth(StrEnum):
+    HEADER = "header"  # x-goog-api-key, what Google's own SDK sends
+    QUERY = "query"  # ?key=, what many relay docs show
+    BEARER = "bearer"  # Authorization: Bearer, what most relays expect
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, one readable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str = field(repr=False)
+    api_key: str = field(repr=False)
+    api_base_url: str = DEFAULT_BASE_URL
+    default_model: str = DEFAULT_MODEL
+    models: tuple[ModelRoute, ...] = ()
+    gemini_auth: GeminiAuth = GeminiAuth.HEADER
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+    data_dir: Path = Path("data")
+    request_timeout: float = 180.0
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value that must never reach a log line or a message."""
+        return tuple(s for s in (self.discord_token, self.api_key) if s)
+
+    def route(self, model: str) -> ModelRoute | None:
+        return next((r for r in self.models if r.name == model), None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        """Read the settings; the real environment wins over `.env`. Raise ConfigError on any problem."""
+        environ = os.environ if environ is None else environ
+        env_file = Path(".env") if env_file is None else env_file
+        values: dict[str, str] = {}
+        if env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(environ)
+        return _Reader(values).settings()
+
+
+class _Reader:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+        self.problems: list[str] = []
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "").strip()
+
+    def settings(self) -> Settings:
+        token = self.token()
+        api_key = self.get("API_KEY")
+        if not api_key:
+            self.problems.append(
+                "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env"
+            )
+        base_url = self.base_url()
+        default_model = self.get("DEFAULT_MODEL") or DEFAULT_MODEL
+        models = self.models(default_model)
+        gemini_auth = self.gemini_auth(base_url)
+        dev_guild_id = self.dev_guild_id()
+        log_level = self.get("LOG_LEVEL").upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            self.problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got '{log_level}'")
+        timeout = self.request_timeout()
+        api_url = self.url("DISCORD_API_URL", ("http", "https"))
+        gateway_url = self.url("DISCORD_GATEWAY_URL", ("ws", "wss"))
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Settings(
+            discord_token=token,
+            api_key=api_key,
+            api_base_url=base_url,
+            default_model=default_model,
+            models=tuple(models),
+            gemini_auth=gemini_auth,
+            dev_guild_id=dev_guild_id,
+            log_level=log_level,
+            data_dir=Path(self.get("DATA_DIR") or "data"),
+            request_timeout=timeout,
+            discord_api_url=api_url,
+            discord_gateway_url=gateway_url,
+        )
+
+    def token(self) -> str:
+        token = self.get("DISCORD_TOKEN")
+        if not token:
+            self.problems.append("DISCORD_TOKEN is not set: copy .env.example to .env and fill it in")
+        elif re.search(r"\s", token):
+            # Never echo the value: it is a credential even when malformed.
+            self.problems.append(
+                "DISCORD_TOKEN must be the bare bot token from the Developer Portal "
+                "(no 'Bot ' prefix, no spaces or quotes inside)"
+            )
+        return token
+
+    def base_url(self) -> str:
+        raw = self.get("API_BASE_URL") or DEFAULT_BASE_URL
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problems.append(
+                f"API_BASE_URL must be an http(s) URL such as https://api.example.com, got '{raw}'"
+            )
+            return raw
+        if parts.query or parts.fragment:
+            self.problems.append("API_BASE_URL must not carry a query or fragment: put the key in API_KEY")
+        # Owners often paste the URL with the version path the relay's docs show; the bot adds it itself.
+        path = re.sub(r"/(v1|v1beta|v1alpha)/?$", "", parts.path.rstrip("/"))
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+    def models(self, default_model: str) -> list[ModelRoute]:
+        try:
+            models = parse_models(self.get("MODELS"))
+        except ValueError as exc:
+            self.problems.append(f"MODELS: {exc}")
+            return []
+        if all(m.name != default_model for m in models):
+            try:
+                models.insert(0, parse_model_entry(default_model))
+            except ValueError as exc:
+                self.problems.append(f"DEFAULT_MODEL: {exc} in MODELS")
+        return models
+
+    def gemini_auth(self, base_url: str) -> GeminiAuth:
+        raw = self.get("GEMINI_AUTH").lower()
+        if not raw:
+            host = urlsplit(base_url).hostname or ""
+            return GeminiAuth.HEADER if host.endswith("googleapis.com") else GeminiAuth.BEARER
+        try:
+            return GeminiAuth(raw)
+        except ValueError:
+            self.problems.append(f"GEMINI_AUTH must be one of header, query, bearer, got '{raw}'")
+            return GeminiAuth.BEARER
+
+    def dev_guild_id(self) -> int | None:
+        raw = self.get("DEV_GUILD_ID")
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d{15,21}", raw):
+            self.problems.append(f"DEV_GUILD_ID must be a server id (15 to 21 digits), got '{raw}'")
+            return None
+        return int(raw)
+
+    def request_timeout(self) -> float:
+        raw = self.get("REQUEST_TIMEOUT")
+        if not raw:
+            return 180.0
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 1 <= value <= MAX_REQUEST_TIMEOUT:
+            self.problems.append(
+                f"REQUEST_TIMEOUT must be a number of seconds from 1 to {MAX_REQUEST_TIMEOUT:.0f}, "
+                f"got '{raw}'"
+            )
+        return value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        raw = self.get(name)
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes or not parts.netloc:
+            self.problems.append(f"{name} must be a {'/'.join(schemes)} URL, got '{raw}'")
+        return raw.rstrip("/")
+
+
+def formats_in_use(settings: Settings) -> set[ApiFormat]:
+    return {route.format for route in settings.models}

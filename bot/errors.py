@@ -1,0 +1,137 @@
+"""The errors a request can end in. Each names the catalog message members see for it.
+
+The Discord side maps them to text in one place (`bot.tree.BananaTree.on_error`); nothing here knows
+about Discord. Upstream bodies never go into `params`: they are logged (redacted), not shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from bot.i18n import Catalog
+
+
+class BotError(Exception):
+    """Base of every error with a member-facing message."""
+
+    key: ClassVar[str] = "error.unexpected"
+
+    def __init__(self, detail: str = "", **params: Any) -> None:
+        super().__init__(detail or self.key)
+        self.params = params
+
+    def message_key(self) -> str:
+        return self.key
+
+
+# --- the member's request -------------------------------------------------------------------------
+
+
+class EmptyPrompt(BotError):
+    key = "error.empty_prompt"
+
+
+class PromptTooLong(BotError):
+    key = "error.prompt_too_long"  # params: limit, model
+
+
+class UnknownModel(BotError):
+    key = "error.unknown_model"  # params: model, models
+
+
+class UnsupportedOption(BotError):
+    key = "error.unsupported_option"  # params: model, option, value, allowed
+
+
+class FormatNotAvailable(BotError):
+    key = "error.format_not_available"  # params: model, format
+
+
+# --- the upstream image API -----------------------------------------------------------------------
+
+
+class UpstreamError(BotError):
+    """The image API failed; `status` is the HTTP status when there was one."""
+
+    key = "error.upstream"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, detail: str = "", *, status: int | None = None, **params: Any) -> None:
+        super().__init__(detail, **params)
+        self.status = status
+
+
+class UpstreamAuthFailed(UpstreamError):
+    key = "error.upstream_auth"
+
+
+class UpstreamQuotaExhausted(UpstreamError):
+    key = "error.upstream_quota"
+
+
+class UpstreamModelNotFound(UpstreamError):
+    key = "error.upstream_model_not_found"  # params: model
+
+
+class UpstreamRejectedRequest(UpstreamError):
+    key = "error.upstream_rejected"  # params: reason (already cleaned of ids and secrets)
+
+
+class UpstreamRateLimited(UpstreamError):
+    key = "error.upstream_rate_limited"
+    retryable = True
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **params: Any) -> None:
+        super().__init__(detail, status=429, **params)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    key = "error.upstream_unavailable"
+    retryable = True
+
+
+class UpstreamTimeout(UpstreamError):
+    key = "error.upstream_timeout"  # params: seconds
+    retryable = True
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The API answered with something that is not its documented format (HTML, broken JSON)."""
+
+    key = "error.upstream_bad_response"
+
+
+class ContentBlocked(UpstreamError):
+    """A safety system refused the prompt or the picture."""
+
+    key = "error.content_blocked"  # params: reason_key (a catalog key naming the kind of block)
+
+
+class NoImageReturned(UpstreamError):
+    """The API answered normally but sent no picture (often a text refusal)."""
+
+    key = "error.no_image"  # params: said (the model's own words, trimmed; may be empty)
+
+    def message_key(self) -> str:
+        return "error.no_image_said" if self.params.get("said") else self.key
+
+
+# --- delivering the result ------------------------------------------------------------------------
+
+
+class OutputTooLarge(BotError):
+    key = "error.output_too_large"  # params: limit_mb
+
+
+class InvalidImage(BotError):
+    key = "error.invalid_image"  # params: name
+
+
+def render_error(error: BotError, catalog: Catalog, locale: str) -> str:
+    """The one member-facing sentence for an error; params ending in `_key` are catalog keys too."""
+    params = {
+        name: catalog.text(value, locale) if name.endswith("_key") else value
+        for name, value in error.params.items()
+    }
+    return catalog.text(error.message_key(), locale, **params)

@@ -1,0 +1,268 @@
+"""The one HTTP layer every API adapter uses: timeouts, retries, error typing and redacted logs."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.errors import (
+    ContentBlocked,
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamModelNotFound,
+    UpstreamQuotaExhausted,
+    UpstreamRateLimited,
+    UpstreamRejectedRequest,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from bot.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+# A 4K Gemini image is ~20 MB of base64; leave room for a few of them in one answer.
+MAX_RESPONSE_BYTES = 96 * 1024 * 1024
+_LOGGED_BODY_CHARS = 1500
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    # Everything, waits included, ends by then: the interaction token lives 15 minutes.
+    deadline: float = 720.0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; UpstreamBadResponse when it is not (an HTML page, a cut-off body)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise UpstreamBadResponse("response body is not JSON", status=self.status) from None
+
+
+class HttpClient:
+    def __init__(
+        self, session: aiohttp.ClientSession, redactor: Redactor, policy: RetryPolicy | None = None
+    ) -> None:
+        self.session = session
+        self.redact = redactor
+        self.policy = policy or RetryPolicy()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> HttpResponse:
+        """Send with retries on 408/429/5xx and connection errors; raise a typed UpstreamError otherwise."""
+        policy = self.policy
+        started = time.monotonic()
+        for attempt in range(1, policy.attempts + 1):
+            remaining = policy.deadline - (time.monotonic() - started)
+            try:
+                response = await self._once(
+                    method, url, headers, json_body, min(timeout, max(remaining, 0.1)), max_bytes
+                )
+                if 200 <= response.status < 300:
+                    return response
+                error = error_from_response(response, self.redact)
+            except UpstreamError as exc:
+                error = exc
+            delay = self._retry_delay(error, attempt)
+            remaining = policy.deadline - (time.monotonic() - started)
+            if delay is None or attempt == policy.attempts or delay >= remaining:
+                raise error
+            log.info("Retrying %s %s in %.1fs (%s)", method, self.redact(url), delay, type(error).__name__)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    async def _once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        timeout: float,
+        max_bytes: int,
+    ) -> HttpResponse:
+        shown_url = self.redact(url)
+        started = time.monotonic()
+        try:
+            async with self.session.request(
+                method, url, headers=headers, json=json_body, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as resp:
+                body = await _read_capped(resp, max_bytes)
+                response = HttpResponse(resp.status, dict(resp.headers), body)
+        except TimeoutError:
+            log.warning("%s %s timed out after %.0fs", method, shown_url, timeout)
+            raise UpstreamTimeout("request timed out", seconds=round(timeout)) from None
+        except aiohttp.ClientError as exc:
+            log.warning("%s %s failed: %s", method, shown_url, self.redact(str(exc)) or type(exc).__name__)
+            raise UpstreamUnavailable("connection failed") from None
+        elapsed = time.monotonic() - started
+        log.info("%s %s -> %d in %.2fs", method, shown_url, response.status, elapsed)
+        if response.status >= 400:
+            log.warning(
+                "Upstream error body (%d): %s",
+                response.status,
+                self.redact(response.text()[:_LOGGED_BODY_CHARS]),
+            )
+        return response
+
+    async def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """GET a result file (an image URL an API answered with)."""
+        return (await self.request("GET", url, timeout=timeout, max_bytes=max_bytes)).body
+
+    def _retry_delay(self, error: UpstreamError, attempt: int) -> float | None:
+        if not error.retryable:
+            return None
+        if isinstance(error, UpstreamRateLimited) and error.retry_after is not None:
+            return error.retry_after
+        backoff = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+        return backoff * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not cryptography
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise UpstreamBadResponse(f"response larger than {max_bytes} bytes", status=resp.status)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- error bodies ---------------------------------------------------------------------------------
+
+_REQUEST_ID_SUFFIX = re.compile(r"\s*\((?:request id|requestId|request_id)[^)]*\)\s*$", re.I)
+_SAFETY_WORDS = re.compile(
+    r"safety|moderation|content_policy|content policy|prohibited|blocklist|sensitive|违规|敏感", re.I
+)
+_QUOTA_WORDS = re.compile(
+    r"insufficient_quota|insufficient (?:balance|quota)|余额不足|额度不足|billing", re.I
+)
+_AUTH_WORDS = re.compile(
+    r"API_KEY_INVALID|api key not valid|invalid api key|invalid_api_key|无效的令牌", re.I
+)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error body says, whichever API shape it came in."""
+
+    message: str = ""
+    code: str = ""
+    status: str = ""
+    retry_delay: float | None = None
+
+
+def parse_error_body(text: str) -> ErrorInfo:
+    """Read Google, OpenAI-style, Midjourney-proxy, plain-text and HTML error bodies alike."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if isinstance(data, list) and data:
+            data = data[0]
+        if isinstance(data, dict):
+            err = data.get("error", data)
+            if isinstance(err, str):
+                return ErrorInfo(message=_clean(err))
+            if isinstance(err, dict):
+                return ErrorInfo(
+                    message=_clean(
+                        str(err.get("message") or err.get("description") or data.get("message") or "")
+                    ),
+                    code=str(err.get("code") or err.get("type") or ""),
+                    status=str(err.get("status") or ""),
+                    retry_delay=_google_retry_delay(err.get("details")),
+                )
+    if stripped.lower().startswith(("<!doctype", "<html")) or "<body" in stripped[:2000].lower():
+        return ErrorInfo(message="(an HTML error page)")
+    return ErrorInfo(message=_clean(stripped[:300]))
+
+
+def _clean(message: str) -> str:
+    return _REQUEST_ID_SUFFIX.sub("", message).strip()
+
+
+def _google_retry_delay(details: Any) -> float | None:
+    if not isinstance(details, list):
+        return None
+    for item in details:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            match = re.fullmatch(r"\s*([\d.]+)s\s*", str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def retry_after_header(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamError:
+    """Turn a non-2xx answer into the typed error it means."""
+    status = response.status
+    info = parse_error_body(redact(response.text()))
+    words = f"{info.code} {info.status} {info.message}"
+    if status in (401, 403) or _AUTH_WORDS.search(words):
+        if _QUOTA_WORDS.search(words):
+            return UpstreamQuotaExhausted(info.message, status=status)
+        return UpstreamAuthFailed(info.message, status=status)
+    if status == 429:
+        if _QUOTA_WORDS.search(words):
+            return UpstreamQuotaExhausted(info.message, status=status)
+        delay = retry_after_header(response.headers)
+        return UpstreamRateLimited(info.message, retry_after=delay if delay is not None else info.retry_delay)
+    if status == 404:
+        return UpstreamModelNotFound(info.message, status=status)
+    if status in (408, 504):
+        return UpstreamTimeout(info.message, status=status)
+    if status >= 500:
+        return UpstreamUnavailable(info.message, status=status)
+    if _QUOTA_WORDS.search(words):
+        return UpstreamQuotaExhausted(info.message, status=status)
+    if _SAFETY_WORDS.search(words):
+        return ContentBlocked(info.message, status=status, reason_key="block.policy")
+    return UpstreamRejectedRequest(info.message, status=status)

@@ -1,0 +1,235 @@
+"""Gemini `generateContent` for the image models ("nano banana"), direct or through a relay."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from bot.config import GeminiAuth
+from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
+from bot.http import HttpClient
+from bot.imaging import decode_base64, sniff
+from bot.providers.base import (
+    Capabilities,
+    Endpoint,
+    GeneratedImage,
+    GenerateRequest,
+    GenerationResult,
+    ImageProvider,
+)
+from bot.routing import ApiFormat
+
+log = logging.getLogger(__name__)
+
+RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+EXTRA_RATIOS_31 = ("1:4", "4:1", "1:8", "8:1")
+MAX_RESULT_DOWNLOAD = 50 * 1024 * 1024
+
+# Finish reasons worth one more try: the docs and relays report them as often transient.
+_RETRY_ONCE = {"NO_IMAGE", "IMAGE_OTHER", "OTHER", "TEXT_ONLY"}
+_BLOCK_KINDS = {
+    "SAFETY": "block.prompt",
+    "BLOCKLIST": "block.prompt",
+    "PROHIBITED_CONTENT": "block.prompt",
+    "SPII": "block.prompt",
+    "IMAGE_SAFETY": "block.image",
+    "IMAGE_PROHIBITED_CONTENT": "block.image",
+    "RECITATION": "block.recitation",
+    "IMAGE_RECITATION": "block.recitation",
+}
+_URL_IN_TEXT = re.compile(
+    r"(data:image/[\w.+-]+;base64,[A-Za-z0-9+/=_-]+)"  # a data URL
+    r"|!\[[^\]]*\]\((\S+?)(?:\s+\"[^\"]*\")?\)"  # a Markdown image
+    r"|(https?://[^\s)<>\"']+)"  # a bare URL
+)
+_IMAGE_PATH = re.compile(r"\.(png|jpe?g|webp|gif)(\?|$)", re.I)
+
+
+def capabilities(model: str) -> Capabilities:
+    """Per-family limits from Google's image-generation page; unknown aliases get the common set."""
+    name = model.lower()
+    if name.startswith("gemini-2.5-flash-image"):
+        return Capabilities(RATIOS, (), max_input_images=3, max_prompt_chars=8000)
+    if name.startswith("gemini-3.1-flash-image"):
+        return Capabilities(RATIOS + EXTRA_RATIOS_31, ("512", "1K", "2K", "4K"), 14, 8000)
+    return Capabilities(RATIOS, ("1K", "2K", "4K"), 14, 8000)
+
+
+def build_body(request: GenerateRequest, caps: Capabilities) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"text": request.prompt}]
+    parts += [
+        {"inline_data": {"mime_type": image.mime, "data": base64.b64encode(image.data).decode("ascii")}}
+        for image in request.images
+    ]
+    image_config: dict[str, str] = {}
+    if request.aspect_ratio:
+        image_config["aspectRatio"] = request.aspect_ratio
+    if request.size and request.size in caps.sizes:
+        image_config["imageSize"] = request.size
+    config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+    if image_config:
+        config["imageConfig"] = image_config
+    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+
+
+@dataclass
+class Answer:
+    """What one generateContent answer holds, read from either key spelling."""
+
+    images: list[GeneratedImage] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    finish_reason: str = ""
+    finish_message: str = ""
+    block_reason: str = ""
+    moderated: bool = False
+
+    @property
+    def said(self) -> str:
+        return " ".join(t.strip() for t in self.texts if t.strip())
+
+
+def _get(obj: Any, camel: str, snake: str) -> Any:
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+def parse_answer(data: Any) -> Answer:
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse("answer is not a JSON object")
+    answer = Answer()
+    feedback = _get(data, "promptFeedback", "prompt_feedback")
+    answer.block_reason = str(_get(feedback, "blockReason", "block_reason") or "")
+    candidates = data.get("candidates") or []
+    usage = _get(data, "usageMetadata", "usage_metadata")
+    # A relay's moderation stage answers with no candidates and zero output tokens.
+    answer.moderated = not candidates and _get(usage, "candidatesTokenCount", "candidates_token_count") == 0
+    for candidate in candidates if isinstance(candidates, list) else []:
+        answer.finish_reason = answer.finish_reason or str(
+            _get(candidate, "finishReason", "finish_reason") or ""
+        )
+        answer.finish_message = answer.finish_message or str(
+            _get(candidate, "finishMessage", "finish_message") or ""
+        )
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        for part in (content or {}).get("parts") or []:
+            _read_part(part, answer)
+    return answer
+
+
+def _read_part(part: Any, answer: Answer) -> None:
+    if not isinstance(part, dict) or part.get("thought") is True:
+        return  # interim "thinking" images are drafts, not results
+    inline = _get(part, "inlineData", "inline_data")
+    if isinstance(inline, dict):
+        data = decode_base64(str(inline.get("data") or ""))
+        mime = sniff(data) if data else None
+        if data and mime:
+            answer.images.append(GeneratedImage(data, mime))
+        return
+    file_data = _get(part, "fileData", "file_data")
+    if isinstance(file_data, dict):
+        uri = _get(file_data, "fileUri", "file_uri")
+        if uri:
+            answer.urls.append(str(uri))
+        return
+    text = part.get("text")
+    if isinstance(text, str):
+        found = _urls_in_text(text)
+        answer.urls += found
+        if not found:
+            answer.texts.append(text)
+
+
+def _urls_in_text(text: str) -> list[str]:
+    text = text.replace("\\u0026", "&").replace("&amp;", "&")
+    urls: list[str] = []
+    for data_url, markdown, bare in _URL_IN_TEXT.findall(text):
+        url = data_url or markdown or bare
+        if data_url or markdown or _IMAGE_PATH.search(url):
+            urls.append(url)
+    return list(dict.fromkeys(urls))
+
+
+def judge(answer: Answer) -> None:
+    """Raise the error an answer without a picture means."""
+    if answer.block_reason:
+        raise ContentBlocked(answer.block_reason, reason_key="block.prompt")
+    if answer.finish_reason in _BLOCK_KINDS:
+        raise ContentBlocked(answer.finish_reason, reason_key=_BLOCK_KINDS[answer.finish_reason])
+    if answer.moderated:
+        raise ContentBlocked("no candidates, zero output tokens", reason_key="block.moderation")
+    reason = answer.finish_reason if answer.finish_reason not in ("", "STOP") else "TEXT_ONLY"
+    raise NoImageReturned(reason, said=_trim(answer.said or answer.finish_message))
+
+
+def _trim(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class GeminiProvider(ImageProvider):
+    format = ApiFormat.GEMINI
+
+    def __init__(self, http: HttpClient, endpoint: Endpoint, auth: GeminiAuth) -> None:
+        super().__init__(http, endpoint)
+        self.auth = auth
+
+    def capabilities(self, model: str) -> Capabilities:
+        return capabilities(model)
+
+    def url_and_headers(self, model: str) -> tuple[str, dict[str, str]]:
+        url = f"{self.endpoint.base_url}/v1beta/models/{quote(model, safe='')}:generateContent"
+        headers = {"Content-Type": "application/json"}
+        key = self.endpoint.api_key
+        if self.auth is GeminiAuth.HEADER:
+            headers["x-goog-api-key"] = key
+        elif self.auth is GeminiAuth.BEARER:
+            headers["Authorization"] = f"Bearer {key}"
+        else:
+            url += f"?key={quote(key, safe='')}"
+        return url, headers
+
+    async def generate(self, request: GenerateRequest) -> GenerationResult:
+        body = build_body(request, self.capabilities(request.model))
+        url, headers = self.url_and_headers(request.model)
+        for attempt in (1, 2):
+            response = await self.http.request(
+                "POST", url, headers=headers, json_body=body, timeout=self.endpoint.timeout
+            )
+            answer = parse_answer(response.json())
+            images = answer.images or await self._download(answer.urls)
+            if images:
+                return GenerationResult(tuple(images), _trim(answer.said, 1000))
+            try:
+                judge(answer)
+            except NoImageReturned as exc:
+                if attempt == 1 and str(exc) in _RETRY_ONCE:
+                    log.info("No image from %s (%s); trying once more", request.model, exc)
+                    continue
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def _download(self, urls: list[str]) -> list[GeneratedImage]:
+        images: list[GeneratedImage] = []
+        for url in urls:
+            if url.startswith("data:"):
+                data = decode_base64(url)
+            else:
+                try:
+                    data = await self.http.download(
+                        url, timeout=self.endpoint.timeout, max_bytes=MAX_RESULT_DOWNLOAD
+                    )
+                except UpstreamError as exc:
+                    log.warning("Could not download a result image: %s", type(exc).__name__)
+                    continue
+            mime = sniff(data) if data else None
+            if data and mime:
+                images.append(GeneratedImage(data, mime))
+        return images

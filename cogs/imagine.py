@@ -1,0 +1,57 @@
+"""/imagine: a picture from a text prompt."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice
+from discord.ext import commands
+
+from bot.client import BananaBot
+from bot.providers.gemini import EXTRA_RATIOS_31, RATIOS
+from bot.translator import text as _
+from cogs.render import result_message
+
+RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in RATIOS + EXTRA_RATIOS_31]
+SIZE_CHOICES = [Choice(name=_(f"choice.size.{s}"), value=s) for s in ("1K", "2K", "4K")]
+MAX_PROMPT = 4000
+
+
+class Imagine(commands.Cog):
+    def __init__(self, bot: BananaBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine", description=_("cmd.imagine.description"))
+    @app_commands.describe(
+        prompt=_("cmd.imagine.prompt"),
+        model=_("cmd.imagine.model"),
+        aspect_ratio=_("cmd.imagine.aspect_ratio"),
+        size=_("cmd.imagine.size"),
+    )
+    @app_commands.choices(aspect_ratio=RATIO_CHOICES, size=SIZE_CHOICES)
+    async def imagine(
+        self,
+        interaction: discord.Interaction[BananaBot],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT],
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        size: str | None = None,
+    ) -> None:
+        plan = self.bot.images.plan_imagine(prompt, model, aspect_ratio, size)
+        await interaction.response.defer(thinking=True)
+        delivery = await self.bot.images.run(plan, max_file_bytes=interaction.filesize_limit)
+        await interaction.edit_original_response(
+            **result_message(delivery, self.bot.catalog, interaction.locale.value, interaction.user)
+        )
+
+    @imagine.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[BananaBot], current: str
+    ) -> list[Choice[str]]:
+        wanted = current.strip().lower()
+        names = [n for n in self.bot.images.model_names() if wanted in n.lower()]
+        return [Choice(name=n, value=n) for n in names[:25]]
+
+
+async def setup(bot: BananaBot) -> None:
+    await bot.add_cog(Imagine(bot))
