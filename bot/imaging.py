@@ -73,9 +73,14 @@ def fit_to_limit(data: bytes, limit: int) -> FittedImage:
     mime = sniff(data)
     if mime is None:
         raise ValueError("not an image")
-    with Image.open(io.BytesIO(data)) as img:
+    limit_mb = round(limit / 2**20, 1)
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise OutputTooLarge("result has too many pixels", limit_mb=limit_mb) from None
+    with img:
         if img.width * img.height > MAX_PIXELS:  # checked on the header, before any decoding
-            raise OutputTooLarge("result has too many pixels", limit_mb=round(limit / 2**20, 1))
+            raise OutputTooLarge("result has too many pixels", limit_mb=limit_mb)
         if len(data) <= limit:
             return FittedImage(data, mime, img.width, img.height)
         img.seek(0)
@@ -88,7 +93,7 @@ def fit_to_limit(data: bytes, limit: int) -> FittedImage:
         for encoded, enc_mime in _encodings(candidate, lossless_first=scale == 1.0):
             if len(encoded) <= limit:
                 return FittedImage(encoded, enc_mime, candidate.width, candidate.height)
-    raise OutputTooLarge("cannot fit the result", limit_mb=round(limit / 2**20, 1))
+    raise OutputTooLarge("cannot fit the result", limit_mb=limit_mb)
 
 
 def _encodings(img: Image.Image, *, lossless_first: bool) -> Iterator[tuple[bytes, str]]:

@@ -137,7 +137,7 @@ class FakeDiscord:
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, GeminiAuth, Settings
+from bot.routing import ApiFormat
+
+TOKEN = "MTAw.fake.token-value"
+GOOD = {"DISCORD_TOKEN": TOKEN, "API_KEY": "sk-abcdef123456"}
+
+
+def load(env: dict[str, str], env_file: Path | None = None) -> Settings:
+    return Settings.from_env(env, env_file or Path("/nonexistent/.env"))
+
+
+def problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(env)
+    return info.value.problems
+
+
+def test_defaults() -> None:
+    s = load(GOOD)
+    assert s.api_base_url == "https://generativelanguage.googleapis.com"
+    assert s.default_model == "gemini-2.5-flash-image"
+    assert [(m.name, m.format) for m in s.models] == [("gemini-2.5-flash-image", ApiFormat.GEMINI)]
+    assert s.gemini_auth is GeminiAuth.HEADER
+    assert s.dev_guild_id is None
+    assert s.log_level == "INFO"
+    assert s.data_dir == Path("data")
+    assert TOKEN not in repr(s) and "sk-abcdef123456" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"API_KEY": "sk-abcdef123456"},
+            "DISCORD_TOKEN is not set: copy .env.example to .env and fill it in",
+        ),
+        (
+            {"DISCORD_TOKEN": TOKEN},
+            "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env",
+        ),
+        ({**GOOD, "DISCORD_TOKEN": "Bot abc"}, "DISCORD_TOKEN must be the bare bot token"),
+        ({**GOOD, "API_BASE_URL": "relay.example.com"}, "API_BASE_URL must be an http(s) URL"),
+        ({**GOOD, "API_BASE_URL": "https://r.example.com/?key=1"}, "API_BASE_URL must not carry a query"),
+        ({**GOOD, "MODELS": "my-model"}, "MODELS: cannot tell the format of 'my-model'"),
+        ({**GOOD, "MODELS": "x=dalle"}, "MODELS: 'dalle' in 'x=dalle' is not a format"),
+        ({**GOOD, "MODELS": "gemini-a,gemini-a"}, "MODELS: 'gemini-a' is listed twice"),
+        ({**GOOD, "MODELS": "bad model"}, "MODELS: 'bad model' is not a model name"),
+        (
+            {**GOOD, "DEFAULT_MODEL": "house-special"},
+            "DEFAULT_MODEL: cannot tell the format of 'house-special'",
+        ),
+        ({**GOOD, "GEMINI_AUTH": "cookie"}, "GEMINI_AUTH must be one of header, query, bearer, got 'cookie'"),
+        ({**GOOD, "DEV_GUILD_ID": "my-server"}, "DEV_GUILD_ID must be a server id (15 to 21 digits)"),
+        ({**GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ({**GOOD, "REQUEST_TIMEOUT": "soon"}, "REQUEST_TIMEOUT must be a number of seconds from 1 to 840"),
+        ({**GOOD, "REQUEST_TIMEOUT": "3600"}, "REQUEST_TIMEOUT must be a number of seconds from 1 to 840"),
+        ({**GOOD, "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL must be a ws/wss URL"),
+    ],
+)
+def test_each_problem_is_one_line_naming_the_variable(env: dict[str, str], expected: str) -> None:
+    found = problems(env)
+    assert len(found) == 1, found
+    assert found[0].startswith(expected)
+    assert "\n" not in found[0]
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    found = problems({"LOG_LEVEL": "LOUD", "DEV_GUILD_ID": "x"})
+    assert [p.split()[0] for p in found] == ["DISCORD_TOKEN", "API_KEY", "DEV_GUILD_ID", "LOG_LEVEL"]
+
+
+def test_malformed_token_is_never_echoed() -> None:
+    secret = "abc def-very-secret"
+    assert all(
+        secret not in p and "very-secret" not in p for p in problems({**GOOD, "DISCORD_TOKEN": secret})
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://relay.example.com/", "https://relay.example.com"),
+        ("https://relay.example.com/v1", "https://relay.example.com"),
+        ("https://relay.example.com/v1beta/", "https://relay.example.com"),
+        ("https://relay.example.com/proxy/gemini", "https://relay.example.com/proxy/gemini"),
+    ],
+)
+def test_base_url_is_normalised(url: str, expected: str) -> None:
+    assert load({**GOOD, "API_BASE_URL": url}).api_base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "auth"),
+    [
+        ("https://generativelanguage.googleapis.com", GeminiAuth.HEADER),
+        ("https://api.relay.example", GeminiAuth.BEARER),
+    ],
+)
+def test_gemini_auth_defaults_by_host(url: str, auth: GeminiAuth) -> None:
+    assert load({**GOOD, "API_BASE_URL": url}).gemini_auth is auth
+    assert load({**GOOD, "API_BASE_URL": url, "GEMINI_AUTH": "Query"}).gemini_auth is GeminiAuth.QUERY
+
+
+def test_models_routing_and_default_model() -> None:
+    s = load(
+        {
+            **GOOD,
+            "MODELS": " gemini-3-pro-image-preview , house=gemini,gpt-image-1,sora_image, mj-fast=midjourney ,",
+            "DEFAULT_MODEL": "gemini-2.5-flash-image",
+        }
+    )
+    assert [(m.name, m.format.value) for m in s.models] == [
+        ("gemini-2.5-flash-image", "gemini"),
+        ("gemini-3-pro-image-preview", "gemini"),
+        ("house", "gemini"),
+        ("gpt-image-1", "openai-images"),
+        ("sora_image", "openai-chat"),
+        ("mj-fast", "midjourney"),
+    ]
+    assert s.route("house") is not None and s.route("nope") is None
+
+
+def test_environment_wins_over_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DISCORD_TOKEN=from-file\nAPI_KEY=sk-file-key-123\nLOG_LEVEL=debug\n")
+    s = load({"API_KEY": "sk-env-key-456"}, env_file)
+    assert (s.discord_token, s.api_key, s.log_level) == ("from-file", "sk-env-key-456", "DEBUG")
+
+
+def run_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "LANG")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_process_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    result = run_bot({"DEV_GUILD_ID": "abc"}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "DISCORD_TOKEN is not set: copy .env.example to .env and fill it in",
+        "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env",
+        "DEV_GUILD_ID must be a server id (15 to 21 digits), got 'abc'",
+    ]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_process_reads_env_file_in_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=tok-from-file\nLOG_LEVEL=verbose\n")
+    result = run_bot({"API_KEY": "sk-abcdef123456", "LOG_LEVEL": "shouty"}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'SHOUTY'"
+    ]
+
+
+def test_process_refuses_formats_this_version_cannot_speak(tmp_path: Path) -> None:
+    result = run_bot({**GOOD, "MODELS": "gpt-image-1", "DATA_DIR": str(tmp_path / "d")}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "MODELS: 'gpt-image-1' uses the openai-images format, which this version cannot speak yet"
+    ]
+
+
+def test_process_reports_an_unusable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_bot({**GOOD, "DATA_DIR": str(blocker / "sub")}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"DATA_DIR '{blocker / 'sub'}' cannot be created")
