@@ -1,0 +1,57 @@
+"""Structural rules: the core stays free of Discord, and every command is one Discord accepts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from bot.client import EXTENSIONS, BananaBot
+from bot.config import Settings
+
+CORE = [
+    "bot.config",
+    "bot.errors",
+    "bot.http",
+    "bot.i18n",
+    "bot.imaging",
+    "bot.providers",
+    "bot.redact",
+    "bot.routing",
+    "bot.service",
+]
+
+
+def test_core_modules_do_not_import_discord() -> None:
+    code = f"import sys; import {', '.join(CORE)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'discord'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+async def test_every_command_payload_is_valid() -> None:
+    bot = BananaBot(Settings(discord_token="t", api_key="k"))
+    async with bot:
+        for extension in EXTENSIONS:
+            await bot.load_extension(extension)
+        commands = bot.tree.get_commands()
+        assert {c.name for c in commands} == {"imagine"}
+        for command in commands:
+            payload = command.to_dict(bot.tree)
+            assert (
+                re.fullmatch(r"[-_\w]{1,32}", payload["name"]) and payload["name"] == payload["name"].lower()
+            )
+            assert 1 <= len(payload["description"]) <= 100
+            assert len(payload["options"]) <= 25
+            for option in payload["options"]:
+                assert re.fullmatch(r"[-_\w]{1,32}", option["name"])
+                assert 1 <= len(option["description"]) <= 100, option
+                assert len(option.get("choices", [])) <= 25
+                assert all(1 <= len(c["name"]) <= 100 for c in option.get("choices", []))
+            assert len(str(payload)) < 8000
+
+
+def test_bot_is_configured_never_to_ping() -> None:
+    bot = BananaBot(Settings(discord_token="t", api_key="k"))
+    assert bot.allowed_mentions is not None
+    assert bot.allowed_mentions.to_dict() == {"parse": []}
+    assert not bot.intents.message_content, "the privileged intent is not needed"
