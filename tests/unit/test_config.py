@@ -182,3 +182,22 @@ def test_process_reports_an_unusable_data_dir(tmp_path: Path) -> None:
     result = run_bot({**GOOD, "DATA_DIR": str(blocker / "sub")}, tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"DATA_DIR '{blocker / 'sub'}' cannot be created")
+
+
+def test_env_example_is_a_valid_configuration_once_filled_in() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    s = Settings.from_env(GOOD, example)
+    assert s.api_base_url == "https://generativelanguage.googleapis.com"
+    assert [m.name for m in s.models] == [
+        "gemini-2.5-flash-image",
+        "gemini-3-pro-image-preview",
+        "gemini-3.1-flash-image-preview",
+    ]
+    assert (s.gemini_auth, s.dev_guild_id, s.request_timeout) == (GeminiAuth.HEADER, None, 180.0)
+
+
+def test_readme_and_ci_run_the_same_test_command() -> None:
+    root = Path(__file__).resolve().parents[2]
+    command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q"
+    assert command in (root / "README.md").read_text()
+    assert command in (root / ".ci" / "run").read_text()
