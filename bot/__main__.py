@@ -12,7 +12,6 @@ import discord
 
 from bot.client import BananaBot, use_discord_endpoints
 from bot.config import ConfigError, Settings
-from bot.providers import IMPLEMENTED_FORMATS
 from bot.redact import Redactor, setup_logging
 
 log = logging.getLogger("bot")
@@ -36,11 +35,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _load_settings() -> Settings:
     settings = Settings.from_env()
-    problems = [
-        f"MODELS: '{route.name}' uses the {route.format.value} format, which this version cannot speak yet"
-        for route in settings.models
-        if route.format not in IMPLEMENTED_FORMATS
-    ]
+    problems: list[str] = []
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

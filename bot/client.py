@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aiohttp
@@ -11,17 +12,19 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.config import Settings
+from bot.directory import ModelDirectory
 from bot.http import HttpClient, RetryPolicy
 from bot.i18n import Catalog
 from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
+from bot.storage import DB_NAME, ActionStore, Database
 from bot.translator import CatalogTranslator
 from bot.tree import BananaTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine",)
+EXTENSIONS = ("cogs.imagine", "cogs.models", "cogs.actions")
 
 
 def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -54,7 +57,10 @@ class BananaBot(commands.Bot):
         self.redactor = Redactor(settings.secrets)
         self.catalog = Catalog.load([settings.data_dir / "locales"])
         self.session: aiohttp.ClientSession | None = None
+        self.db = Database(settings.data_dir / DB_NAME)
+        self.actions = ActionStore(self.db)
         self._images: ImageService | None = None
+        self._shutdown: asyncio.Task[None] | None = None
 
     @property
     def images(self) -> ImageService:
@@ -65,7 +71,9 @@ class BananaBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.session = aiohttp.ClientSession(headers={"User-Agent": f"bananabot/{__version__}"})
         http = HttpClient(self.session, self.redactor, self.retry_policy)
-        self._images = ImageService(self.settings, build_providers(self.settings, http))
+        await self.db.open()
+        directory = ModelDirectory(self.settings, http)
+        self._images = ImageService(self.settings, build_providers(self.settings, http), directory)
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -80,6 +88,22 @@ class BananaBot(commands.Bot):
         log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
 
     async def close(self) -> None:
-        await super().close()
-        if self.session is not None and not self.session.closed:
-            await self.session.close()
+        # Idempotent and awaited to the end by every caller: a signal handler and `async with` may
+        # both close, and the database's worker thread would keep the process alive if cut short.
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self._close_everything(), name="bananabot-close")
+        await asyncio.shield(self._shutdown)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # discord.py's own __aexit__ awaits only its part of close(), not ours.
+        await self.close()
+
+    async def _close_everything(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._images is not None:
+                await self._images.directory.close()
+            if self.session is not None and not self.session.closed:
+                await self.session.close()
+            await self.db.close()

@@ -27,6 +27,21 @@ class GeminiAuth(StrEnum):
     BEARER = "bearer"  # Authorization: Bearer, what most relays expect
 
 
+# Per-format overrides of API_BASE_URL / API_KEY, for owners who use several providers.
+FORMAT_PREFIXES = {
+    ApiFormat.GEMINI: "GEMINI",
+    ApiFormat.OPENAI_CHAT: "OPENAI",
+    ApiFormat.OPENAI_IMAGES: "OPENAI",
+    ApiFormat.MIDJOURNEY: "MJ",
+}
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    base_url: str
+    api_key: str = field(default="", repr=False)
+
+
 class ConfigError(Exception):
     """Raised with every problem found, one readable line each."""
 
@@ -49,11 +64,24 @@ class Settings:
     request_timeout: float = 180.0
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
+    # Base URL and key per prefix ("GEMINI", "OPENAI", "MJ") where the owner set an override.
+    overrides: dict[str, ApiTarget] = field(default_factory=dict, repr=False)
+    mj_poll_seconds: float = 3.0
+    mj_timeout: float = 600.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line or a message."""
-        return tuple(s for s in (self.discord_token, self.api_key) if s)
+        keys = [self.discord_token, self.api_key, *(t.api_key for t in self.overrides.values())]
+        return tuple(s for s in keys if s)
+
+    def target(self, api_format: ApiFormat) -> ApiTarget:
+        """Where requests of one format go: its override, else API_BASE_URL and API_KEY."""
+        override = self.overrides.get(FORMAT_PREFIXES[api_format])
+        return ApiTarget(
+            override.base_url if override and override.base_url else self.api_base_url,
+            override.api_key if override and override.api_key else self.api_key,
+        )
 
     def route(self, model: str) -> ModelRoute | None:
         return next((r for r in self.models if r.name == model), None)
@@ -81,14 +109,26 @@ class _Reader:
     def settings(self) -> Settings:
         token = self.token()
         api_key = self.get("API_KEY")
-        if not api_key:
-            self.problems.append(
-                "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env"
-            )
-        base_url = self.base_url()
+        base_url = self.base_url("API_BASE_URL", DEFAULT_BASE_URL)
         default_model = self.get("DEFAULT_MODEL") or DEFAULT_MODEL
         models = self.models(default_model)
-        gemini_auth = self.gemini_auth(base_url)
+        overrides = {
+            prefix: ApiTarget(self.base_url(f"{prefix}_BASE_URL", ""), self.get(f"{prefix}_API_KEY"))
+            for prefix in dict.fromkeys(FORMAT_PREFIXES.values())
+        }
+        overrides = {p: t for p, t in overrides.items() if t.base_url or t.api_key}
+        if not api_key:
+            uncovered = {
+                FORMAT_PREFIXES[m.format]
+                for m in models
+                if not overrides.get(FORMAT_PREFIXES[m.format], ApiTarget("")).api_key
+            }
+            if uncovered or not models:
+                self.problems.append(
+                    "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env"
+                )
+        gemini_base = overrides.get("GEMINI", ApiTarget("")).base_url or base_url
+        gemini_auth = self.gemini_auth(gemini_base)
         dev_guild_id = self.dev_guild_id()
         log_level = self.get("LOG_LEVEL").upper() or "INFO"
         if log_level not in LOG_LEVELS:
@@ -96,6 +136,8 @@ class _Reader:
         timeout = self.request_timeout()
         api_url = self.url("DISCORD_API_URL", ("http", "https"))
         gateway_url = self.url("DISCORD_GATEWAY_URL", ("ws", "wss"))
+        mj_poll = self.seconds("MJ_POLL_SECONDS", 3.0, 0.05, 60)
+        mj_timeout = self.seconds("MJ_TIMEOUT", 600.0, 10, 3600)
         if self.problems:
             raise ConfigError(self.problems)
         return Settings(
@@ -111,6 +153,9 @@ class _Reader:
             request_timeout=timeout,
             discord_api_url=api_url,
             discord_gateway_url=gateway_url,
+            overrides=overrides,
+            mj_poll_seconds=mj_poll,
+            mj_timeout=mj_timeout,
         )
 
     def token(self) -> str:
@@ -125,16 +170,20 @@ class _Reader:
             )
         return token
 
-    def base_url(self) -> str:
-        raw = self.get("API_BASE_URL") or DEFAULT_BASE_URL
+    def base_url(self, name: str, default: str) -> str:
+        raw = self.get(name) or default
+        if not raw:
+            return ""
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             self.problems.append(
-                f"API_BASE_URL must be an http(s) URL such as https://api.example.com, got '{raw}'"
+                f"{name} must be an http(s) URL such as https://api.example.com, got '{raw}'"
             )
             return raw
         if parts.query or parts.fragment:
-            self.problems.append("API_BASE_URL must not carry a query or fragment: put the key in API_KEY")
+            self.problems.append(
+                f"{name} must not carry a query or fragment: put the key in the matching _API_KEY"
+            )
         # Owners often paste the URL with the version path the relay's docs show; the bot adds it itself.
         path = re.sub(r"/(v1|v1beta|v1alpha)/?$", "", parts.path.rstrip("/"))
         return f"{parts.scheme}://{parts.netloc}{path}"
@@ -173,18 +222,18 @@ class _Reader:
         return int(raw)
 
     def request_timeout(self) -> float:
-        raw = self.get("REQUEST_TIMEOUT")
+        return self.seconds("REQUEST_TIMEOUT", 180.0, 1, MAX_REQUEST_TIMEOUT)
+
+    def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.get(name)
         if not raw:
-            return 180.0
+            return default
         try:
             value = float(raw)
         except ValueError:
             value = -1.0
-        if not 1 <= value <= MAX_REQUEST_TIMEOUT:
-            self.problems.append(
-                f"REQUEST_TIMEOUT must be a number of seconds from 1 to {MAX_REQUEST_TIMEOUT:.0f}, "
-                f"got '{raw}'"
-            )
+        if not low <= value <= high:
+            self.problems.append(f"{name} must be a number of seconds from {low:g} to {high:g}, got '{raw}'")
         return value
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
@@ -195,7 +244,3 @@ class _Reader:
         if parts.scheme not in schemes or not parts.netloc:
             self.problems.append(f"{name} must be a {'/'.join(schemes)} URL, got '{raw}'")
         return raw.rstrip("/")
-
-
-def formats_in_use(settings: Settings) -> set[ApiFormat]:
-    return {route.format for route in settings.models}

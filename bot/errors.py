@@ -39,6 +39,10 @@ class UnknownModel(BotError):
     key = "error.unknown_model"  # params: model, models
 
 
+class TooManyImages(BotError):
+    key = "error.too_many_images"  # params: model, limit, given
+
+
 class UnsupportedOption(BotError):
     key = "error.unsupported_option"  # params: model, option, value, allowed
 
@@ -117,6 +121,18 @@ class NoImageReturned(UpstreamError):
         return "error.no_image_said" if self.params.get("said") else self.key
 
 
+class TaskFailed(UpstreamError):
+    """A task-based API (Midjourney) ran the job and reported failure."""
+
+    key = "error.task_failed"  # params: reason (the proxy's failReason, redacted and trimmed)
+
+
+class TaskExpired(UpstreamError):
+    """A follow-up button names a task the API no longer knows."""
+
+    key = "error.task_expired"
+
+
 # --- delivering the result ------------------------------------------------------------------------
 
 
@@ -131,7 +147,7 @@ class InvalidImage(BotError):
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:
     """The one member-facing sentence for an error; params ending in `_key` are catalog keys too."""
     params = {
-        name: catalog.text(value, locale) if name.endswith("_key") else value
+        name: catalog.text(value, locale, **error.params) if name.endswith("_key") else value
         for name, value in error.params.items()
     }
     return catalog.text(error.message_key(), locale, **params)

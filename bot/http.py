@@ -9,7 +9,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,7 @@ class HttpClient:
         timeout: float,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
         max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> HttpResponse:
         """Send with retries on 408/429/5xx and connection errors; raise a typed UpstreamError otherwise."""
@@ -86,8 +87,10 @@ class HttpClient:
         for attempt in range(1, policy.attempts + 1):
             remaining = policy.deadline - (time.monotonic() - started)
             try:
+                # A multipart form can be sent once only, so each attempt builds its own.
+                data = form() if form is not None else None
                 response = await self._once(
-                    method, url, headers, json_body, min(timeout, max(remaining, 0.1)), max_bytes
+                    method, url, headers, json_body, data, min(timeout, max(remaining, 0.1)), max_bytes
                 )
                 if 200 <= response.status < 300:
                     return response
@@ -108,6 +111,7 @@ class HttpClient:
         url: str,
         headers: Mapping[str, str] | None,
         json_body: Any,
+        data: aiohttp.FormData | None,
         timeout: float,
         max_bytes: int,
     ) -> HttpResponse:
@@ -115,7 +119,12 @@ class HttpClient:
         started = time.monotonic()
         try:
             async with self.session.request(
-                method, url, headers=headers, json=json_body, timeout=aiohttp.ClientTimeout(total=timeout)
+                method,
+                url,
+                headers=headers,
+                json=json_body,
+                data=data,
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 body = await _read_capped(resp, max_bytes)
                 response = HttpResponse(resp.status, dict(resp.headers), body)
@@ -243,8 +252,12 @@ def retry_after_header(headers: Mapping[str, str]) -> float | None:
 
 def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamError:
     """Turn a non-2xx answer into the typed error it means."""
-    status = response.status
     info = parse_error_body(redact(response.text()))
+    return classify_error(response.status, info, retry_after_header(response.headers))
+
+
+def classify_error(status: int, info: ErrorInfo, retry_after: float | None = None) -> UpstreamError:
+    """The typed error for a status and what the body said (also for errors inside a 200 answer)."""
     words = f"{info.code} {info.status} {info.message}"
     if status in (401, 403) or _AUTH_WORDS.search(words):
         if _QUOTA_WORDS.search(words):
@@ -253,8 +266,8 @@ def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamErr
     if status == 429:
         if _QUOTA_WORDS.search(words):
             return UpstreamQuotaExhausted(info.message, status=status)
-        delay = retry_after_header(response.headers)
-        return UpstreamRateLimited(info.message, retry_after=delay if delay is not None else info.retry_delay)
+        delay = retry_after if retry_after is not None else info.retry_delay
+        return UpstreamRateLimited(info.message, retry_after=delay)
     if status == 404:
         return UpstreamModelNotFound(info.message, status=status)
     if status in (408, 504):
@@ -266,3 +279,7 @@ def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamErr
     if _SAFETY_WORDS.search(words):
         return ContentBlocked(info.message, status=status, reason_key="block.policy")
     return UpstreamRejectedRequest(info.message, status=status)
+
+
+def looks_like_safety_refusal(text: str) -> bool:
+    return bool(_SAFETY_WORDS.search(text))

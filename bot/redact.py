@@ -62,5 +62,6 @@ def setup_logging(level: str, redactor: Redactor) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # discord.http logs every REST call at DEBUG with request bodies; keep it quieter.
-    logging.getLogger("discord.http").setLevel(max(logging.getLevelName(level), logging.INFO))
+    # These log every REST call or SQL statement at DEBUG, bodies included; keep them quieter.
+    for noisy in ("discord.http", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, UnidentifiedImageError
 
 from bot.config import Settings
+from bot.directory import ModelDirectory
 from bot.errors import (
+    BotError,
     EmptyPrompt,
     FormatNotAvailable,
     PromptTooLong,
+    TooManyImages,
     UnknownModel,
     UnsupportedOption,
     UpstreamBadResponse,
 )
 from bot.imaging import FittedImage, fit_to_limit_async
-from bot.providers.base import Capabilities, GenerateRequest, ImageProvider
+from bot.providers.base import (
+    Action,
+    Capabilities,
+    GenerateRequest,
+    GenerationResult,
+    ImageProvider,
+    InputImage,
+    Kind,
+    ProgressCallback,
+)
+from bot.providers.midjourney import MidjourneyProvider
 from bot.routing import ApiFormat, ModelRoute
 
 log = logging.getLogger(__name__)
@@ -52,21 +66,25 @@ class Delivery:
     text: str
     plan: Plan
     seconds: float
+    notes: tuple[Note, ...] = ()
+    task_id: str | None = None
+    actions: tuple[Action, ...] = ()
 
 
 class ImageService:
-    def __init__(self, settings: Settings, providers: dict[ApiFormat, ImageProvider]) -> None:
+    def __init__(
+        self, settings: Settings, providers: dict[ApiFormat, ImageProvider], directory: ModelDirectory
+    ) -> None:
         self.settings = settings
         self.providers = providers
-
-    def model_names(self) -> list[str]:
-        return [route.name for route in self.settings.models]
+        self.directory = directory
 
     def route(self, model: str | None) -> tuple[ModelRoute, ImageProvider]:
         name = (model or self.settings.default_model).strip()
-        route = self.settings.route(name)
+        route = self.directory.route(name)
         if route is None:
-            raise UnknownModel(name, model=name, models=", ".join(self.model_names()))
+            known = ", ".join(r.name for r in self.directory.configured())
+            raise UnknownModel(name, model=name, models=known)
         provider = self.providers.get(route.format)
         if provider is None:
             raise FormatNotAvailable(name, model=name, format=route.format.value)
@@ -76,41 +94,122 @@ class ImageService:
         route, provider = self.route(model)
         return provider.capabilities(route.name)
 
-    def plan_imagine(
-        self, prompt: str, model: str | None, aspect_ratio: str | None, size: str | None
+    def plan(
+        self,
+        kind: Kind,
+        prompt: str,
+        *,
+        model: str | None = None,
+        aspect_ratio: str | None = None,
+        size: str | None = None,
+        count: int = 1,
+        images: tuple[InputImage, ...] = (),
     ) -> Plan:
-        """Check a text-to-image request cheaply, before anything is deferred or spent."""
+        """Check a request cheaply against its model, before anything is deferred or spent."""
         route, provider = self.route(model)
         caps = provider.capabilities(route.name)
+        name = route.name
         prompt = prompt.strip()
-        if not prompt:
+        if not prompt and not (kind is Kind.BLEND and not caps.prompt_required_for_blend):
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
-            raise PromptTooLong(model=route.name, limit=str(caps.max_prompt_chars))
+            raise PromptTooLong(model=name, limit=str(caps.max_prompt_chars))
+        if len(images) > caps.max_input_images:
+            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(len(images)))
+        if kind is Kind.BLEND and not caps.blend_images[0] <= len(images) <= caps.blend_images[1]:
+            low, high = caps.blend_images
+            raise TooManyImages(model=name, limit=f"{low}–{high}", given=str(len(images)))
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
-            raise UnsupportedOption(
-                model=route.name,
-                option="aspect_ratio",
-                value=aspect_ratio,
-                allowed=", ".join(caps.aspect_ratios),
-            )
+            allowed = ", ".join(caps.aspect_ratios)
+            raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
+        if count > caps.max_count:
+            allowed = "1" if caps.max_count == 1 else f"1–{caps.max_count}"
+            raise UnsupportedOption(model=name, option="count", value=str(count), allowed=allowed)
         notes: list[Note] = []
         if size and size not in caps.sizes:
-            if not caps.sizes:
-                notes.append(Note("note.size_ignored", {"model": route.name, "size": size}))
-                size = None
-            else:
-                raise UnsupportedOption(
-                    model=route.name, option="size", value=size, allowed=", ".join(caps.sizes)
-                )
-        request = GenerateRequest(prompt=prompt, model=route.name, aspect_ratio=aspect_ratio, size=size)
+            if caps.sizes:
+                allowed = ", ".join(caps.sizes)
+                raise UnsupportedOption(model=name, option="size", value=size, allowed=allowed)
+            notes.append(Note("note.size_ignored", {"model": name, "size": size}))
+            size = None
+        if aspect_ratio and caps.ratio_by_prompt:
+            notes.append(Note("note.ratio_in_prompt", {"model": name, "ratio": aspect_ratio}))
+        if aspect_ratio and caps.exact_ratios and aspect_ratio not in caps.exact_ratios:
+            notes.append(Note("note.ratio_nearest", {"model": name, "ratio": aspect_ratio}))
+        request = GenerateRequest(
+            prompt=prompt,
+            model=name,
+            aspect_ratio=aspect_ratio,
+            size=size,
+            images=images,
+            count=count,
+            kind=kind,
+        )
         return Plan(request, route, provider, tuple(notes))
 
-    async def run(self, plan: Plan, *, max_file_bytes: int) -> Delivery:
-        """Call the API and fit every picture under the upload limits of one Discord message."""
+    def plan_imagine(
+        self, prompt: str, model: str | None, aspect_ratio: str | None, size: str | None, count: int = 1
+    ) -> Plan:
+        return self.plan(Kind.IMAGINE, prompt, model=model, aspect_ratio=aspect_ratio, size=size, count=count)
+
+    async def run(
+        self, plan: Plan, *, max_file_bytes: int, progress: ProgressCallback | None = None
+    ) -> Delivery:
+        """Call the API (in parallel when the format makes one picture a call) and fit the results."""
         started = time.monotonic()
-        result = await plan.provider.generate(plan.request)
-        images = result.images[:MAX_FILES_PER_MESSAGE]
+        request = plan.request
+        caps = plan.provider.capabilities(plan.route.name)
+        notes = list(plan.notes)
+        if request.count == 1 or caps.native_count:
+            results = [await plan.provider.generate(request, progress)]
+        else:
+            single = replace(request, count=1)
+            outcomes = await asyncio.gather(
+                *(plan.provider.generate(single, progress) for _ in range(request.count)),
+                return_exceptions=True,
+            )
+            results = [o for o in outcomes if isinstance(o, GenerationResult)]
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            unexpected = [f for f in failures if not isinstance(f, BotError)]
+            if unexpected or not results:
+                raise (unexpected or failures)[0]
+            if failures:
+                log.info(
+                    "%d of %d parallel calls to %s failed", len(failures), request.count, plan.route.name
+                )
+                notes.append(
+                    Note("note.some_failed", {"failed": str(len(failures)), "count": str(request.count)})
+                )
+        return await self._deliver(plan, results, max_file_bytes, started, notes)
+
+    async def run_action(
+        self,
+        model: str,
+        task_id: str,
+        custom_id: str,
+        *,
+        prompt: str | None,
+        max_file_bytes: int,
+        progress: ProgressCallback | None = None,
+    ) -> Delivery:
+        """Press a follow-up button of an earlier task (Midjourney U1, V2, 🔄 …)."""
+        started = time.monotonic()
+        route, provider = self.route(model)
+        if not isinstance(provider, MidjourneyProvider):
+            raise FormatNotAvailable(model, model=model, format=route.format.value)
+        result = await provider.act(task_id, custom_id, prompt, progress)
+        plan = Plan(GenerateRequest(prompt=prompt or "", model=route.name), route, provider)
+        return await self._deliver(plan, [result], max_file_bytes, started, [])
+
+    async def _deliver(
+        self,
+        plan: Plan,
+        results: list[GenerationResult],
+        max_file_bytes: int,
+        started: float,
+        notes: list[Note],
+    ) -> Delivery:
+        images = [image for result in results for image in result.images][:MAX_FILES_PER_MESSAGE]
         per_file = min(max_file_bytes, MAX_REQUEST_BYTES // max(1, len(images)))
         fitted: list[FittedImage] = []
         for image in images:
@@ -121,4 +220,14 @@ class ImageService:
                 log.warning("Unusable image from %s: %s", plan.route.name, exc)
         if not fitted:
             raise UpstreamBadResponse("no decodable image in the answer")
-        return Delivery(tuple(fitted), result.text, plan, time.monotonic() - started)
+        text = " ".join(r.text for r in results if r.text)
+        first = results[0]
+        return Delivery(
+            tuple(fitted),
+            text,
+            plan,
+            time.monotonic() - started,
+            tuple(notes),
+            task_id=first.task_id,
+            actions=first.actions,
+        )

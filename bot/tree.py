@@ -22,25 +22,42 @@ class BananaTree(app_commands.CommandTree["BananaBot"]):
     async def on_error(
         self, interaction: discord.Interaction[BananaBot], error: app_commands.AppCommandError
     ) -> None:
-        catalog = interaction.client.catalog
-        locale = interaction.locale.value
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        command = interaction.command.qualified_name if interaction.command else "?"
-        if isinstance(original, BotError):
-            level = logging.WARNING if isinstance(original, UpstreamError) else logging.INFO
-            log.log(level, "/%s ended in %s: %s", command, type(original).__name__, original)
-            message = render_error(original, catalog, locale)
-        elif isinstance(original, app_commands.CommandOnCooldown):
-            when = discord.utils.utcnow() + datetime.timedelta(seconds=original.retry_after)
-            message = catalog.text("error.cooldown", locale, when=discord.utils.format_dt(when, "R"))
-        elif isinstance(original, app_commands.CheckFailure):
-            message = catalog.text("error.not_allowed", locale)
-        elif isinstance(original, app_commands.TransformerError):
-            message = catalog.text("error.bad_option", locale, value=original.value)
-        else:
-            log.error("/%s failed unexpectedly", command, exc_info=original)
-            message = catalog.text("error.unexpected", locale)
-        await reply_privately(interaction, message)
+        await report_error(interaction, original)
+
+
+def message_for(error: BaseException, interaction: discord.Interaction[BananaBot]) -> str:
+    """The one place an error becomes the sentence a member reads."""
+    catalog = interaction.client.catalog
+    locale = interaction.locale.value
+    if isinstance(error, BotError):
+        return render_error(error, catalog, locale)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        when = discord.utils.utcnow() + datetime.timedelta(seconds=error.retry_after)
+        return catalog.text("error.cooldown", locale, when=discord.utils.format_dt(when, "R"))
+    if isinstance(error, app_commands.CheckFailure):
+        return catalog.text("error.not_allowed", locale)
+    if isinstance(error, app_commands.TransformerError):
+        return catalog.text("error.bad_option", locale, value=error.value)
+    return catalog.text("error.unexpected", locale)
+
+
+async def report_error(interaction: discord.Interaction[BananaBot], error: BaseException) -> None:
+    """Log an error at the right level and tell the member privately, for commands and components."""
+    what = _describe(interaction)
+    if isinstance(error, BotError):
+        level = logging.WARNING if isinstance(error, UpstreamError) else logging.INFO
+        log.log(level, "%s ended in %s: %s", what, type(error).__name__, error)
+    elif not isinstance(error, app_commands.AppCommandError):
+        log.error("%s failed unexpectedly", what, exc_info=error)
+    await reply_privately(interaction, message_for(error, interaction))
+
+
+def _describe(interaction: discord.Interaction) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    custom_id = (interaction.data or {}).get("custom_id")
+    return f"component {custom_id}" if custom_id else f"interaction {interaction.type.name}"
 
 
 async def reply_privately(interaction: discord.Interaction, message: str) -> None:

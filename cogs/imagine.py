@@ -8,13 +8,16 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.client import BananaBot
-from bot.providers.gemini import EXTRA_RATIOS_31, RATIOS
+from bot.providers.base import ALL_RATIOS
 from bot.translator import text as _
-from cogs.render import result_message
+from cogs.actions import action_view
+from cogs.render import ProgressReporter, result_message
 
-RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in RATIOS + EXTRA_RATIOS_31]
+RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in ALL_RATIOS]
 SIZE_CHOICES = [Choice(name=_(f"choice.size.{s}"), value=s) for s in ("1K", "2K", "4K")]
 MAX_PROMPT = 4000
+# Discord drops an autocomplete answer after 3 s; the relay's model list gets at most this long.
+AUTOCOMPLETE_WAIT = 1.5
 
 
 class Imagine(commands.Cog):
@@ -27,6 +30,7 @@ class Imagine(commands.Cog):
         model=_("cmd.imagine.model"),
         aspect_ratio=_("cmd.imagine.aspect_ratio"),
         size=_("cmd.imagine.size"),
+        count=_("cmd.imagine.count"),
     )
     @app_commands.choices(aspect_ratio=RATIO_CHOICES, size=SIZE_CHOICES)
     async def imagine(
@@ -36,21 +40,26 @@ class Imagine(commands.Cog):
         model: str | None = None,
         aspect_ratio: str | None = None,
         size: str | None = None,
+        count: app_commands.Range[int, 1, 4] = 1,
     ) -> None:
-        plan = self.bot.images.plan_imagine(prompt, model, aspect_ratio, size)
+        plan = self.bot.images.plan_imagine(prompt, model, aspect_ratio, size, count)
         await interaction.response.defer(thinking=True)
-        delivery = await self.bot.images.run(plan, max_file_bytes=interaction.filesize_limit)
+        delivery = await self.bot.images.run(
+            plan,
+            max_file_bytes=interaction.filesize_limit,
+            progress=ProgressReporter(interaction, self.bot.catalog),
+        )
         await interaction.edit_original_response(
-            **result_message(delivery, self.bot.catalog, interaction.locale.value, interaction.user)
+            **result_message(delivery, self.bot.catalog, interaction.locale.value, interaction.user),
+            view=await action_view(self.bot, delivery),
         )
 
     @imagine.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction[BananaBot], current: str
     ) -> list[Choice[str]]:
-        wanted = current.strip().lower()
-        names = [n for n in self.bot.images.model_names() if wanted in n.lower()]
-        return [Choice(name=n, value=n) for n in names[:25]]
+        routes = await self.bot.images.directory.suggestions(current, wait=AUTOCOMPLETE_WAIT)
+        return [Choice(name=r.name, value=r.name) for r in routes[:25]]
 
 
 async def setup(bot: BananaBot) -> None:

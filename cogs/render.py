@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import time
 from typing import Any
 
 import discord
 
 from bot.i18n import Catalog
+from bot.providers.base import Progress
 from bot.service import Delivery
 
 BANANA_YELLOW = 0xFFD43B
@@ -52,7 +55,34 @@ def result_message(
             value=_clip(discord.utils.escape_markdown(delivery.text), 1000),
             inline=False,
         )
-    if delivery.plan.notes:
-        embed.set_footer(text=" ".join(catalog.text(n.key, locale, **n.params) for n in delivery.plan.notes))
+    if delivery.notes:
+        embed.set_footer(text=" ".join(catalog.text(n.key, locale, **n.params) for n in delivery.notes))
     embed.set_image(url=f"attachment://{files[0].filename}")
     return {"content": None, "embed": embed, "attachments": files}
+
+
+class ProgressReporter:
+    """Shows a long job's progress in the deferred message, at most once every `every` seconds."""
+
+    def __init__(self, interaction: discord.Interaction, catalog: Catalog, every: float = 2.0) -> None:
+        self.interaction = interaction
+        self.catalog = catalog
+        self.every = every
+        self._last = 0.0
+
+    async def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        locale = self.interaction.locale.value
+        if progress.percent is not None:
+            text = self.catalog.text("progress.percent", locale, percent=progress.percent)
+        else:
+            text = self.catalog.text("progress.waiting", locale)
+        embed = None
+        if progress.preview_url and progress.preview_url.startswith("https://"):
+            embed = discord.Embed(colour=BANANA_YELLOW).set_image(url=progress.preview_url)
+        # Progress is a courtesy: a failed edit must not end the job, whose result still follows.
+        with contextlib.suppress(discord.HTTPException):
+            await self.interaction.edit_original_response(content=text, embed=embed)

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import base64
+import logging
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar
 
+from bot.errors import UpstreamError
 from bot.http import HttpClient
+from bot.imaging import decode_base64, sniff
 from bot.routing import ApiFormat
+
+log = logging.getLogger(__name__)
+
+MAX_RESULT_DOWNLOAD = 50 * 1024 * 1024
+
+# Aspect ratios the bot offers; formats without a ratio parameter map them to what they have.
+COMMON_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+ALL_RATIOS = (*COMMON_RATIOS, "1:4", "4:1", "1:8", "8:1")
+
+
+class Kind(StrEnum):
+    IMAGINE = "imagine"  # text to image, possibly with reference images
+    EDIT = "edit"  # change the first image; the others are references
+    BLEND = "blend"  # combine the images
 
 
 @dataclass(frozen=True)
 class InputImage:
     data: bytes
     mime: str
+
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
 @dataclass(frozen=True)
@@ -23,6 +47,8 @@ class GenerateRequest:
     aspect_ratio: str | None = None
     size: str | None = None
     images: tuple[InputImage, ...] = ()
+    count: int = 1
+    kind: Kind = Kind.IMAGINE
 
 
 @dataclass(frozen=True)
@@ -32,9 +58,32 @@ class GeneratedImage:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A follow-up the API offers on a result (Midjourney's U1, V2, 🔄 …)."""
+
+    label: str
+    emoji: str
+    custom_id: str
+
+
+@dataclass(frozen=True)
 class GenerationResult:
     images: tuple[GeneratedImage, ...]
     text: str = ""
+    task_id: str | None = None
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a long job stands; `percent` is None when the API does not say."""
+
+    status: str
+    percent: int | None = None
+    preview_url: str | None = None
+
+
+ProgressCallback = Callable[[Progress], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -42,9 +91,25 @@ class Capabilities:
     """What a model accepts; commands check requests against it before spending a call."""
 
     aspect_ratios: tuple[str, ...]
-    sizes: tuple[str, ...]  # empty: the model has one size and takes no size parameter
-    max_input_images: int
+    sizes: tuple[str, ...]  # empty: the model takes no size parameter
+    max_input_images: int  # 0: text only
     max_prompt_chars: int
+    max_count: int = 4  # pictures per command, natively or by parallel calls
+    native_count: bool = False  # True: one call returns `count` pictures
+    text_to_image: bool = True
+    blend_images: tuple[int, int] = (2, 5)
+    prompt_required_for_blend: bool = True
+    ratio_by_prompt: bool = False  # True: the ratio is a hint in the prompt, not a parameter
+    # Non-empty: the model has a few fixed shapes; these ratios are exact, others get the nearest.
+    exact_ratios: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "inputs": str(self.max_input_images),
+            "ratios": ", ".join(self.aspect_ratios),
+            "sizes": ", ".join(self.sizes),
+            "count": str(self.max_count),
+        }
 
 
 @dataclass(frozen=True)
@@ -65,4 +130,64 @@ class ImageProvider(ABC):
     def capabilities(self, model: str) -> Capabilities: ...
 
     @abstractmethod
-    async def generate(self, request: GenerateRequest) -> GenerationResult: ...
+    async def generate(
+        self, request: GenerateRequest, progress: ProgressCallback | None = None
+    ) -> GenerationResult: ...
+
+    async def fetch_images(self, urls: list[str]) -> list[GeneratedImage]:
+        """Resolve result references (data URLs, http URLs) to images, dropping what is not one.
+
+        Signed result URLs expire, so they are downloaded at once rather than posted as links.
+        """
+        images: list[GeneratedImage] = []
+        for url in dict.fromkeys(urls):
+            if url.startswith("data:"):
+                data = decode_base64(url)
+            else:
+                try:
+                    data = await self.http.download(
+                        url, timeout=self.endpoint.timeout, max_bytes=MAX_RESULT_DOWNLOAD
+                    )
+                except UpstreamError as exc:
+                    log.warning("Could not download a result image: %s", type(exc).__name__)
+                    continue
+            mime = sniff(data) if data else None
+            if data and mime:
+                images.append(GeneratedImage(data, mime))
+            else:
+                log.info("A result reference was not an image; skipped")
+        return images
+
+
+_DATA_URL = r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=_-]+"
+_MD_IMAGE = r"!\[[^\]]*\]\((\S+?)(?:\s+\"[^\"]*\")?\)"
+_MD_LINK = r"(?<!!)\[([^\]]*)\]\((https?://\S+?)\)"
+_BARE_URL = r"https?://[^\s)<>\"'\]]+"
+_IMAGE_PATH = re.compile(r"\.(png|jpe?g|webp|gif)(\?|#|$)", re.I)
+# Task viewers and progress pages some relays link to; never the picture itself.
+_NOT_RESULTS = re.compile(r"asyncdata\.net/web/|/task/|videos\.openai\.com", re.I)
+
+
+def unescape(text: str) -> str:
+    return text.replace("\\u0026", "&").replace("&amp;", "&")
+
+
+def image_refs_in_text(text: str) -> list[str]:
+    """Picture references in model text, best first: data URLs, Markdown images, likely result links.
+
+    Links and bare URLs count only when they look like a picture or are labelled as the download,
+    so ordinary links in a refusal are not mistaken for results.
+    """
+    text = unescape(text)
+    found: list[str] = re.findall(_DATA_URL, text)
+    found += [url for url in re.findall(_MD_IMAGE, text) if not url.startswith("data:")]
+    links = re.findall(_MD_LINK, text)
+    found += [url for label, url in links if _looks_final(label, url)]
+    found += [url for label, url in links if not _looks_final(label, url) and _IMAGE_PATH.search(url)]
+    linked = {url for _, url in links}
+    found += [url for url in re.findall(_BARE_URL, text) if url not in linked and _IMAGE_PATH.search(url)]
+    return [url for url in dict.fromkeys(found) if not _NOT_RESULTS.search(url)]
+
+
+def _looks_final(label: str, url: str) -> bool:
+    return bool(re.search(r"下载|download|原图|result", label, re.I)) and not _NOT_RESULTS.search(url)

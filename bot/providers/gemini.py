@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from bot.config import GeminiAuth
-from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
+from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
 from bot.providers.base import (
+    ALL_RATIOS,
+    COMMON_RATIOS,
     Capabilities,
     Endpoint,
     GeneratedImage,
     GenerateRequest,
     GenerationResult,
     ImageProvider,
+    ProgressCallback,
+    image_refs_in_text,
 )
 from bot.routing import ApiFormat
 
 log = logging.getLogger(__name__)
 
-RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-EXTRA_RATIOS_31 = ("1:4", "4:1", "1:8", "8:1")
-MAX_RESULT_DOWNLOAD = 50 * 1024 * 1024
 
 # Finish reasons worth one more try: the docs and relays report them as often transient.
 _RETRY_ONCE = {"NO_IMAGE", "IMAGE_OTHER", "OTHER", "TEXT_ONLY"}
@@ -41,22 +41,17 @@ _BLOCK_KINDS = {
     "RECITATION": "block.recitation",
     "IMAGE_RECITATION": "block.recitation",
 }
-_URL_IN_TEXT = re.compile(
-    r"(data:image/[\w.+-]+;base64,[A-Za-z0-9+/=_-]+)"  # a data URL
-    r"|!\[[^\]]*\]\((\S+?)(?:\s+\"[^\"]*\")?\)"  # a Markdown image
-    r"|(https?://[^\s)<>\"']+)"  # a bare URL
-)
-_IMAGE_PATH = re.compile(r"\.(png|jpe?g|webp|gif)(\?|$)", re.I)
 
 
 def capabilities(model: str) -> Capabilities:
     """Per-family limits from Google's image-generation page; unknown aliases get the common set."""
     name = model.lower()
     if name.startswith("gemini-2.5-flash-image"):
-        return Capabilities(RATIOS, (), max_input_images=3, max_prompt_chars=8000)
+        # Google: works best with up to 3 input images.
+        return Capabilities(COMMON_RATIOS, (), max_input_images=3, max_prompt_chars=8000)
     if name.startswith("gemini-3.1-flash-image"):
-        return Capabilities(RATIOS + EXTRA_RATIOS_31, ("512", "1K", "2K", "4K"), 14, 8000)
-    return Capabilities(RATIOS, ("1K", "2K", "4K"), 14, 8000)
+        return Capabilities(ALL_RATIOS, ("512", "1K", "2K", "4K"), 14, 8000)
+    return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 14, 8000)
 
 
 def build_body(request: GenerateRequest, caps: Capabilities) -> dict[str, Any]:
@@ -141,20 +136,10 @@ def _read_part(part: Any, answer: Answer) -> None:
         return
     text = part.get("text")
     if isinstance(text, str):
-        found = _urls_in_text(text)
+        found = image_refs_in_text(text)
         answer.urls += found
         if not found:
             answer.texts.append(text)
-
-
-def _urls_in_text(text: str) -> list[str]:
-    text = text.replace("\\u0026", "&").replace("&amp;", "&")
-    urls: list[str] = []
-    for data_url, markdown, bare in _URL_IN_TEXT.findall(text):
-        url = data_url or markdown or bare
-        if data_url or markdown or _IMAGE_PATH.search(url):
-            urls.append(url)
-    return list(dict.fromkeys(urls))
 
 
 def judge(answer: Answer) -> None:
@@ -196,7 +181,9 @@ class GeminiProvider(ImageProvider):
             url += f"?key={quote(key, safe='')}"
         return url, headers
 
-    async def generate(self, request: GenerateRequest) -> GenerationResult:
+    async def generate(
+        self, request: GenerateRequest, progress: ProgressCallback | None = None
+    ) -> GenerationResult:
         body = build_body(request, self.capabilities(request.model))
         url, headers = self.url_and_headers(request.model)
         for attempt in (1, 2):
@@ -204,7 +191,7 @@ class GeminiProvider(ImageProvider):
                 "POST", url, headers=headers, json_body=body, timeout=self.endpoint.timeout
             )
             answer = parse_answer(response.json())
-            images = answer.images or await self._download(answer.urls)
+            images = answer.images or await self.fetch_images(answer.urls)
             if images:
                 return GenerationResult(tuple(images), _trim(answer.said, 1000))
             try:
@@ -215,21 +202,3 @@ class GeminiProvider(ImageProvider):
                     continue
                 raise
         raise AssertionError("unreachable: the second attempt returns or raises")
-
-    async def _download(self, urls: list[str]) -> list[GeneratedImage]:
-        images: list[GeneratedImage] = []
-        for url in urls:
-            if url.startswith("data:"):
-                data = decode_base64(url)
-            else:
-                try:
-                    data = await self.http.download(
-                        url, timeout=self.endpoint.timeout, max_bytes=MAX_RESULT_DOWNLOAD
-                    )
-                except UpstreamError as exc:
-                    log.warning("Could not download a result image: %s", type(exc).__name__)
-                    continue
-            mime = sniff(data) if data else None
-            if data and mime:
-                images.append(GeneratedImage(data, mime))
-        return images

@@ -61,7 +61,10 @@ async def read_until(process: asyncio.subprocess.Process, text: str, timeout: fl
                 return
         raise AssertionError(f"the process ended without logging {text!r}: {''.join(seen)}")
 
-    await asyncio.wait_for(scan(), timeout)
+    try:
+        await asyncio.wait_for(scan(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"no {text!r} logged within {timeout} s: {''.join(seen)}") from None
     return "".join(seen)
 
 
@@ -104,7 +107,7 @@ async def test_dev_guild_gets_the_commands_at_start(
         process.send_signal(signal.SIGINT)
         code, _, err = await finish(process)
     assert put.path == f"/api/v10/applications/{APP_ID}/guilds/{GUILD}/commands"
-    assert [c["name"] for c in put.payload] == ["imagine"]
+    assert [c["name"] for c in put.payload] == ["imagine", "models"]
     assert code == 0, err
 
 
@@ -119,16 +122,17 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     )
     code, out, err = await finish(await spawn(environment(discord_fake, relay, tmp_path), tmp_path, "sync"))
     assert code == 0, err
-    assert out.strip() == "Synced 1 commands to all servers (global): /imagine"
+    assert out.strip() == "Synced 2 commands to all servers (global): /imagine, /models"
     assert not discord_fake.identified.is_set(), "sync must not connect to the gateway"
     (put,) = [c for c in discord_fake.calls if c.method == "PUT"]
     assert put.path == f"/api/v10/applications/{APP_ID}/commands"
-    (command,) = put.payload
+    command, models = put.payload
+    assert models["name"] == "models"
     assert command["name"] == "imagine"
     assert command["description"] == "Make a picture from a text prompt"
     assert command["description_localizations"] == {"zh-CN": "用文字生成图片"}
     options = {o["name"]: o for o in command["options"]}
-    assert list(options) == ["prompt", "model", "aspect_ratio", "size"]
+    assert list(options) == ["prompt", "model", "aspect_ratio", "size", "count"]
     assert options["prompt"]["required"] is True
     assert (options["prompt"]["min_length"], options["prompt"]["max_length"]) == (1, 4000)
     assert options["model"]["autocomplete"] is True
@@ -146,7 +150,11 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
 @pytest.mark.parametrize(
     ("args", "body_names", "summary"),
     [
-        (("--guild", GUILD), ["imagine"], f"Synced 1 commands to server {GUILD}: /imagine"),
+        (
+            ("--guild", GUILD),
+            ["imagine", "models"],
+            f"Synced 2 commands to server {GUILD}: /imagine, /models",
+        ),
         (("--guild", GUILD, "--clear"), [], f"Synced 0 commands to server {GUILD}: none"),
     ],
 )

@@ -168,14 +168,6 @@ def test_process_reads_env_file_in_working_directory(tmp_path: Path) -> None:
     ]
 
 
-def test_process_refuses_formats_this_version_cannot_speak(tmp_path: Path) -> None:
-    result = run_bot({**GOOD, "MODELS": "gpt-image-1", "DATA_DIR": str(tmp_path / "d")}, tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        "MODELS: 'gpt-image-1' uses the openai-images format, which this version cannot speak yet"
-    ]
-
-
 def test_process_reports_an_unusable_data_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -34,7 +34,7 @@ async def test_every_command_payload_is_valid() -> None:
         for extension in EXTENSIONS:
             await bot.load_extension(extension)
         commands = bot.tree.get_commands()
-        assert {c.name for c in commands} == {"imagine"}
+        assert {c.name for c in commands} == {"imagine", "models"}
         for command in commands:
             payload = command.to_dict(bot.tree)
             assert (

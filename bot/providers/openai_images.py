@@ -1,0 +1,213 @@
+"""OpenAI Images API: `/v1/images/generations` (JSON) and `/v1/images/edits` (multipart)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import aiohttp
+
+from bot.errors import NoImageReturned, UpstreamBadResponse, UpstreamRejectedRequest
+from bot.http import ErrorInfo, HttpResponse, classify_error
+from bot.imaging import decode_base64, extension, sniff
+from bot.providers.base import (
+    COMMON_RATIOS,
+    Capabilities,
+    GeneratedImage,
+    GenerateRequest,
+    GenerationResult,
+    ImageProvider,
+    ProgressCallback,
+)
+from bot.routing import ApiFormat
+
+log = logging.getLogger(__name__)
+
+LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
+# Relays answer a wrong multipart field name with one of these; the other name is then tried once.
+_WRONG_IMAGE_FIELD = re.compile(
+    r"image.{0,20}required|at least one image|no image|missing.{0,20}image|image\[\]", re.I
+)
+
+
+def family(model: str) -> str:
+    name = model.lower()
+    for prefix in ("gpt-image-2", "gpt-image", "dall-e-3", "dall-e-2"):
+        if name.startswith(prefix):
+            return prefix
+    return "other"
+
+
+def capabilities(model: str) -> Capabilities:
+    """Per-family limits from OpenAI's image API reference; relay models get a generous common set."""
+    match family(model):
+        case "gpt-image-2":
+            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, native_count=True)
+        case "gpt-image":
+            return Capabilities(
+                COMMON_RATIOS, (), 16, 32000, native_count=True, exact_ratios=("1:1", "3:2", "2:3")
+            )
+        case "dall-e-3":
+            # One picture a call and no edits: several pictures come from parallel calls.
+            return Capabilities(COMMON_RATIOS, (), 0, 4000, exact_ratios=("1:1",))
+        case "dall-e-2":
+            return Capabilities(("1:1",), (), 1, 1000, native_count=True, blend_images=(1, 1))
+        case _:
+            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 10, 8000, native_count=True)
+
+
+def _ratio(ratio: str | None) -> float:
+    if not ratio:
+        return 1.0
+    w, h = ratio.split(":")
+    return int(w) / int(h)
+
+
+def pixel_size(model: str, ratio: str | None, size: str | None) -> str | None:
+    """The `size` parameter: the family's nearest fixed shape, or pixels from the ratio."""
+    r = _ratio(ratio)
+    shape = "square" if 0.9 <= r <= 1.1 else ("landscape" if r > 1 else "portrait")
+    match family(model):
+        case "gpt-image":
+            if ratio is None:
+                return None  # the API's own default, "auto"
+            return {"square": "1024x1024", "landscape": "1536x1024", "portrait": "1024x1536"}[shape]
+        case "dall-e-3":
+            return {"square": "1024x1024", "landscape": "1792x1024", "portrait": "1024x1792"}[shape]
+        case "dall-e-2":
+            return "1024x1024"
+        case "gpt-image-2":
+            # Both sides divisible by 16, at most 3840x2160 worth of pixels.
+            return _pixels(
+                r, min(LONG_SIDE.get(size or "1K", 1024), 3840), multiple=16, max_pixels=3840 * 2160
+            )
+        case _:
+            if ratio is None and size is None:
+                return None
+            return _pixels(r, LONG_SIDE.get(size or "1K", 1024), multiple=64, max_pixels=None)
+
+
+def _pixels(ratio: float, long_side: int, *, multiple: int, max_pixels: int | None) -> str:
+    w, h = (long_side, long_side / ratio) if ratio >= 1 else (long_side * ratio, long_side)
+    if max_pixels and w * h > max_pixels:
+        scale = (max_pixels / (w * h)) ** 0.5
+        w, h = w * scale, h * scale
+    w, h = (max(multiple, int(v // multiple) * multiple) for v in (w, h))
+    return f"{w}x{h}"
+
+
+def generation_body(request: GenerateRequest, count: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": count}
+    size = pixel_size(request.model, request.aspect_ratio, request.size)
+    if size:
+        body["size"] = size
+    if family(request.model).startswith("dall-e"):
+        # dall-e answers with 60-minute URLs unless asked for base64.
+        body["response_format"] = "b64_json"
+    return body
+
+
+def edit_form(request: GenerateRequest, count: int, field: str) -> aiohttp.FormData:
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("model", request.model)
+    form.add_field("prompt", request.prompt)
+    form.add_field("n", str(count))
+    size = pixel_size(request.model, request.aspect_ratio, request.size)
+    if size:
+        form.add_field("size", size)
+    if family(request.model).startswith("dall-e"):
+        form.add_field("response_format", "b64_json")
+    for index, image in enumerate(request.images, start=1):
+        # Relays reject application/octet-stream: every part carries its real type.
+        form.add_field(
+            field, image.data, filename=f"image_{index}.{extension(image.mime)}", content_type=image.mime
+        )
+    return form
+
+
+def parse_answer(data: Any) -> tuple[list[GeneratedImage], list[str], str]:
+    """Images, result URLs and revised-prompt text, from the official shape or a relay's wrapper."""
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse("answer is not a JSON object")
+    items = data.get("data")
+    if isinstance(items, dict):  # {"code": 200, "msg": …, "data": {"data": [...]}}
+        items = items.get("data")
+    if not isinstance(items, list) or not items:
+        error = data.get("error")
+        if error or data.get("code") not in (None, 0, 200, "200", "success"):
+            raise classify_error(400, _error_info(error, data))
+        raise NoImageReturned("empty data", said="")
+    images: list[GeneratedImage] = []
+    urls: list[str] = []
+    texts: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        encoded = item.get("b64_json") or item.get("b64Json")
+        if encoded:
+            raw = decode_base64(str(encoded))
+            mime = sniff(raw) if raw else None
+            if raw and mime:
+                images.append(GeneratedImage(raw, mime))
+        elif item.get("url"):
+            urls.append(str(item["url"]))
+        if item.get("revised_prompt"):
+            texts.append(str(item["revised_prompt"]))
+    return images, urls, " ".join(texts)
+
+
+class OpenAIImagesProvider(ImageProvider):
+    format = ApiFormat.OPENAI_IMAGES
+
+    def capabilities(self, model: str) -> Capabilities:
+        return capabilities(model)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.endpoint.api_key}"}
+
+    async def generate(
+        self, request: GenerateRequest, progress: ProgressCallback | None = None
+    ) -> GenerationResult:
+        count = request.count if self.capabilities(request.model).native_count else 1
+        if request.images:
+            response = await self._edit(request, count)
+        else:
+            response = await self.http.request(
+                "POST",
+                f"{self.endpoint.base_url}/v1/images/generations",
+                headers=self._headers(),
+                json_body=generation_body(request, count),
+                timeout=self.endpoint.timeout,
+            )
+        images, urls, text = parse_answer(response.json())
+        images += await self.fetch_images(urls)
+        if not images:
+            raise NoImageReturned("no usable image in data", said="")
+        return GenerationResult(tuple(images), text)
+
+    async def _edit(self, request: GenerateRequest, count: int) -> HttpResponse:
+        url = f"{self.endpoint.base_url}/v1/images/edits"
+        first = "image" if len(request.images) == 1 else "image[]"
+        fields = [first, "image[]" if first == "image" else "image"]
+        for attempt, field in enumerate(fields):
+            try:
+                return await self.http.request(
+                    "POST",
+                    url,
+                    headers=self._headers(),
+                    form=lambda field=field: edit_form(request, count, field),
+                    timeout=self.endpoint.timeout,
+                )
+            except UpstreamRejectedRequest as exc:
+                if attempt == 0 and _WRONG_IMAGE_FIELD.search(str(exc)):
+                    log.info("The relay wants the images as %r; sending again", fields[1])
+                    continue
+                raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _error_info(error: Any, data: dict[str, Any]) -> ErrorInfo:
+    if isinstance(error, dict):
+        return ErrorInfo(message=str(error.get("message") or ""), code=str(error.get("code") or ""))
+    return ErrorInfo(message=str(error or data.get("msg") or data.get("message") or ""))

@@ -1,0 +1,104 @@
+"""The bot's SQLite database under DATA_DIR: schema migrations and the stores built on it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from bot.providers.base import Action
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "bananabot.db"
+
+# Append only: each entry moves the schema one version up (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE task_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        custom_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("the database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path)
+        self._conn.row_factory = aiosqlite.Row
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA foreign_keys=ON")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _migrate(self) -> None:
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = row[0] if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self.conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+            log.info("Database schema moved to version %d", number)
+
+
+@dataclass(frozen=True)
+class StoredAction:
+    id: int
+    model: str
+    task_id: str
+    action: Action
+
+
+class ActionStore:
+    """Keeps an API's long follow-up ids (Midjourney customIds) so buttons carry a short key."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, model: str, task_id: str, actions: tuple[Action, ...]) -> list[int]:
+        ids = []
+        now = time.time()
+        for action in actions:
+            cursor = await self.db.conn.execute(
+                "INSERT INTO task_actions (model, task_id, custom_id, label, emoji, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (model, task_id, action.custom_id, action.label, action.emoji, now),
+            )
+            assert cursor.lastrowid is not None
+            ids.append(cursor.lastrowid)
+        await self.db.conn.commit()
+        return ids
+
+    async def get(self, action_id: int) -> StoredAction | None:
+        async with self.db.conn.execute(
+            "SELECT id, model, task_id, custom_id, label, emoji FROM task_actions WHERE id = ?", (action_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredAction(
+            row["id"], row["model"], row["task_id"], Action(row["label"], row["emoji"], row["custom_id"])
+        )
