@@ -43,6 +43,14 @@ class TooManyImages(BotError):
     key = "error.too_many_images"  # params: model, limit, given
 
 
+class BlendImageCount(BotError):
+    key = "error.blend_image_count"  # params: model, low, high, given
+
+
+class ImagesNotAccepted(BotError):
+    key = "error.images_not_accepted"  # params: model
+
+
 class UnsupportedOption(BotError):
     key = "error.unsupported_option"  # params: model, option, value, allowed
 

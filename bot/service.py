@@ -12,9 +12,11 @@ from PIL import Image, UnidentifiedImageError
 from bot.config import Settings
 from bot.directory import ModelDirectory
 from bot.errors import (
+    BlendImageCount,
     BotError,
     EmptyPrompt,
     FormatNotAvailable,
+    ImagesNotAccepted,
     PromptTooLong,
     TooManyImages,
     UnknownModel,
@@ -114,11 +116,13 @@ class ImageService:
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
             raise PromptTooLong(model=name, limit=str(caps.max_prompt_chars))
+        if images and not caps.max_input_images:
+            raise ImagesNotAccepted(model=name)
+        low, high = caps.blend_images
+        if kind is Kind.BLEND and not low <= len(images) <= high:
+            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(len(images)))
         if len(images) > caps.max_input_images:
             raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(len(images)))
-        if kind is Kind.BLEND and not caps.blend_images[0] <= len(images) <= caps.blend_images[1]:
-            low, high = caps.blend_images
-            raise TooManyImages(model=name, limit=f"{low}–{high}", given=str(len(images)))
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
             allowed = ", ".join(caps.aspect_ratios)
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)

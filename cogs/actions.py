@@ -77,7 +77,7 @@ async def run_action(
     delivery = await bot.images.run_action(
         stored.model,
         stored.task_id,
-        stored.action,
+        stored.action.custom_id,
         prompt=prompt or bot.catalog.text("actions.from", interaction.locale.value, label=label),
         max_file_bytes=interaction.filesize_limit,
         progress=ProgressReporter(interaction, bot.catalog),

@@ -267,7 +267,8 @@ class MidjourneyProvider(ImageProvider):
                     reason = str(task.get("failReason") or "")
                     if re.search(r"banned|sensitive|敏感|违规|moderat", reason, re.I):
                         raise ContentBlocked(reason, reason_key="block.policy")
-                    raise TaskFailed(reason, reason=self.http.redact(" ".join(reason.split()))[:300])
+                    shown = self.http.redact(" ".join(reason.split()))
+                    raise TaskFailed(shown, reason=shown[:300])
                 if status == "CANCEL":
                     raise TaskFailed("cancelled", reason="cancelled")
                 if (status, percent) != last_seen:

@@ -2,54 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from bot.client import BananaBot
 from bot.config import GeminiAuth
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fakes.discord import Call, FakeDiscord, SentInteraction
+from tests.e2e.helpers import EPHEMERAL, image_of, imagine, private_error
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
-
-EPHEMERAL = 64
-
-
-async def imagine(discord_fake: FakeDiscord, **options: Any) -> SentInteraction:
-    extra = {k: options.pop(k) for k in ("locale", "upload_limit", "member") if k in options}
-    return await discord_fake.send_interaction(discord_fake.slash("imagine", options, **extra))
-
-
-async def private_error(discord_fake: FakeDiscord, sent: SentInteraction) -> str:
-    """The ephemeral error a member saw, checking the public placeholder did not stay."""
-    final = await discord_fake.wait_for(
-        lambda c: (
-            sent.token in c.path
-            and (c.method == "POST")
-            and ("/webhooks/" in c.path or "callback" in c.path)
-            and (
-                (c.payload.get("flags") or 0) & EPHEMERAL
-                or (c.payload.get("data") or {}).get("flags", 0) & EPHEMERAL
-            )
-        )
-    )
-    if "callback" in final.path:
-        assert final.payload["type"] == 4
-        return final.payload["data"]["content"]
-    deleted = [c for c in discord_fake.calls_for(sent.token) if c.method == "DELETE"]
-    assert [c.path.rsplit("/", 1)[1] for c in deleted] == ["@original"], "the public placeholder must go"
-    assert deleted[0].at <= final.at
-    assert not [c for c in discord_fake.calls_for(sent.token) if c.method == "PATCH"]
-    return final.payload["content"]
-
-
-def image_of(call: Call) -> Image.Image:
-    return Image.open(io.BytesIO(call.files[0].data))
 
 
 async def test_imagine_defers_calls_the_relay_and_posts_the_picture(

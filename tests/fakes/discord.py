@@ -290,6 +290,24 @@ class FakeDiscord:
                 opt["focused"] = True
         return self.interaction(4, {"id": snowflake(), "name": name, "type": 1, "options": opts}, **kwargs)
 
+    def original_message(self, token: str) -> dict[str, Any]:
+        """The message an interaction's response became, as Discord would send it back."""
+        message = self._find(token, "@original")
+        assert message is not None, f"no response message for {token}"
+        return dict(message)
+
+    def button(self, custom_id: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A press of one of `message`'s buttons."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self.interaction(3, data, message=message, **kwargs)
+
+    def modal_submit(self, custom_id: str, values: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in values.items()
+        ]
+        return self.interaction(5, {"custom_id": custom_id, "components": rows}, **kwargs)
+
     # --- REST -------------------------------------------------------------------------------------
 
     async def _me(self, request: web.Request) -> web.Response:

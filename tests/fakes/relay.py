@@ -1,7 +1,10 @@
-"""A fake image API relay on 127.0.0.1 speaking Gemini generateContent, with its failure modes.
+"""A fake image API relay on 127.0.0.1 speaking the four formats the bot uses, with their failure modes.
 
-Tests queue the behaviour of the next calls (`relay.queue("http_429", "ok")`); with nothing queued a
-call succeeds. Every request is recorded with its path, query, headers and JSON body.
+Gemini generateContent, OpenAI chat completions, the OpenAI Images API, the Midjourney-proxy task API
+and the OpenAI model list. Tests queue the behaviour of the next API calls (`relay.queue("http_429",
+"ok")`); with nothing queued a call succeeds in its endpoint's own format. Midjourney task fetches
+are not queued: each task follows the lifecycle its submit mode gave it. Every request is recorded
+with its path, query, headers and body (JSON, or the multipart fields and files).
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import itertools
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +71,20 @@ def _candidate(parts: list[dict[str, Any]], finish: str = "STOP") -> dict[str, A
 
 
 @dataclass
+class FormFile:
+    name: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class MjTask:
+    fields: dict[str, Any]
+    states: list[dict[str, Any]]
+
+
+@dataclass
 class RelayCall:
     method: str
     path: str
@@ -77,14 +96,25 @@ class RelayCall:
 class FakeRelay:
     def __init__(self) -> None:
         self.app = web.Application(client_max_size=100 * 1024 * 1024)
-        self.app.router.add_post("/v1beta/models/{target}", self._generate)
-        self.app.router.add_get("/files/{name}", self._file)
+        r = self.app.router
+        r.add_post("/v1beta/models/{target}", self._generate)
+        r.add_post("/v1/chat/completions", self._api(_chat_markdown))
+        r.add_post("/v1/images/generations", self._api(_images_b64))
+        r.add_post("/v1/images/edits", self._api(_images_b64))
+        r.add_post("/mj/submit/{action}", self._api(_mj_submit))
+        r.add_get("/mj/task/{task_id}/fetch", self._mj_fetch)
+        r.add_get("/v1/models", self._models)
+        r.add_get("/files/{name}", self._file)
         self.calls: list[RelayCall] = []
         self.files: dict[str, tuple[bytes, str]] = {}
         self._plan: list[str] = []
         self.slow_seconds = 30.0
         self.retry_after = "0"
         self.big_side = 1024
+        # Midjourney tasks by id: the states each fetch walks through, and the task's own fields.
+        self.mj_tasks: dict[str, MjTask] = {}
+        self.model_list: list[str] | None = None  # None: the relay has no /v1/models
+        self.models_delay = 0.0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -111,15 +141,73 @@ class FakeRelay:
     def generate_calls(self) -> list[RelayCall]:
         return [c for c in self.calls if c.path.startswith("/v1beta/")]
 
-    async def _generate(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+    def calls_to(self, prefix: str) -> list[RelayCall]:
+        return [c for c in self.calls if c.path.startswith(prefix)]
+
+    def _api(self, default: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A handler for one endpoint: record the call, then run the queued mode or the default."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await self._record(request)
+            mode = self._plan.pop(0) if self._plan else "ok"
+            handler = default if mode == "ok" else MODES[mode]
+            return await handler(self, request, body if isinstance(body, dict) else {})
+
+        return handle
+
+    async def _record(self, request: web.Request) -> Any:
+        if request.content_type.startswith("multipart/"):
+            fields: dict[str, Any] = {}
+            files: list[FormFile] = []
+            async for part in await request.multipart():
+                data = await part.read()  # type: ignore[union-attr]
+                if part.filename:  # type: ignore[union-attr]
+                    files.append(
+                        FormFile(
+                            part.name or "",  # type: ignore[union-attr]
+                            part.filename,  # type: ignore[union-attr]
+                            part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
+                            bytes(data),
+                        )
+                    )
+                else:
+                    fields[part.name or ""] = data.decode()  # type: ignore[union-attr]
+            body: Any = {**fields, "_files": files}
+        else:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
         self.calls.append(
             RelayCall(request.method, request.path, dict(request.query), dict(request.headers), body)
         )
+        return body
+
+    async def _mj_fetch(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        task = self.mj_tasks.get(request.match_info["task_id"])
+        if task is None or not task.states:
+            return web.Response(status=200, text="", content_type="application/json")
+        state = task.states.pop(0) if len(task.states) > 1 else task.states[0]
+        return _json({**task.fields, **state})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        await asyncio.sleep(self.models_delay)
+        if self.model_list is None:
+            return _json(
+                {"error": {"message": "Invalid URL (GET /v1/models)", "type": "invalid_request_error"}}, 404
+            )
+        return _json(
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "relay"} for m in self.model_list],
+            }
+        )
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
         method = request.match_info["target"].partition(":")[2]
         if method != "generateContent":
             return _json({"error": {"code": 404, "message": "unknown method", "status": "NOT_FOUND"}}, 404)
@@ -292,6 +380,310 @@ async def _key_echo(relay: FakeRelay, request: web.Request, body: dict[str, Any]
     return _json({"error": {"message": message, "type": "upstream_error", "code": 400}}, 400)
 
 
+# --- OpenAI chat completions ----------------------------------------------------------------------
+
+
+def _chat(content: str, **message: Any) -> web.Response:
+    return _json(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": "gpt-4o-image",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, **message},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    )
+
+
+def _serve(relay: FakeRelay, name: str, data: bytes, content_type: str = "image/png") -> str:
+    relay.files[name] = (data, content_type)
+    return f"{relay.base_url}/files/{name}"
+
+
+async def _chat_markdown(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    url = _serve(relay, "chat.png", png(128, 128, (10, 200, 10)))
+    return _chat(f"好的，这是你要的图片：\n\n![图片]({url})")
+
+
+async def _chat_progress_log(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    url = _serve(relay, "final.png", png(96, 64, (10, 10, 200)))
+    log = (
+        '```\n{"prompt": "a cat", "ratio": "1:1"}\n```\n\n> ID: `task_01k0fake`\n>🕐 排队中\n>⚡ 生成中.......\n'
+        ">🏃 进度 48..[100](https://videos.openai.com/vg-assets/preview.webp?se=2026-01-01&sig=abc)\n"
+        f"> ✅ 生成完成\n\n[点击下载]({url})"
+    )
+    return _chat(log)
+
+
+async def _chat_data_url(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _chat(f"![image](data:image/png;base64,{b64(png(64, 64, (200, 10, 10)))})")
+
+
+async def _chat_images_field(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64(png(72, 48))}"}}
+    return _chat("", images=[image])
+
+
+async def _chat_stream(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    text = f"Here you go: ![out](data:image/png;base64,{b64(png(80, 80, (1, 150, 250)))})"
+    pieces = [text[i : i + 97] for i in range(0, len(text), 97)]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b": OPENROUTER PROCESSING\n\n")
+    for piece in pieces:
+        chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]}
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def _chat_refusal(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _chat("I can only describe this scene in words: a quiet harbour at night, boats asleep.")
+
+
+async def _chat_policy(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _chat("This request violates our content policy, so no image was generated.")
+
+
+# --- OpenAI Images API ----------------------------------------------------------------------------
+
+
+def _requested(body: dict[str, Any]) -> tuple[int, tuple[int, int]]:
+    """How many pictures and what shape a generations/edits body asked for (scaled down)."""
+    count = int(body.get("n") or 1)
+    match = re.fullmatch(r"(\d+)x(\d+)", str(body.get("size") or ""))
+    if not match:
+        return count, (128, 128)
+    w, h = int(match.group(1)), int(match.group(2))
+    scale = 128 / max(w, h)
+    return count, (round(w * scale), round(h * scale))
+
+
+async def _images_b64(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    count, shape = _requested(body)
+    data = [{"b64_json": b64(png(*shape, (i * 60, 90, 200))), "revised_prompt": None} for i in range(count)]
+    return _json({"created": 1713833628, "data": data, "output_format": "png"})
+
+
+async def _images_url(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    count, shape = _requested(body)
+    data = [
+        {"url": _serve(relay, f"gen_{i}.png", png(*shape)), "revised_prompt": "a revised prompt"}
+        for i in range(count)
+    ]
+    return _json({"created": 1713833628, "data": data})
+
+
+async def _images_wrapper(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    count, shape = _requested(body)
+    data = [{"url": "", "b64_json": b64(png(*shape))} for _ in range(count)]
+    return _json({"code": 200, "msg": "success", "data": {"data": data, "created": 1713833628}})
+
+
+async def _images_empty(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _json({"created": 1713833628, "data": []})
+
+
+async def _images_moderation(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    error = {
+        "message": "Your request was rejected by the safety system. safety_violations=[sexual]. "
+        "(request id: 20261124000000000)",
+        "type": "image_generation_user_error",
+        "param": None,
+        "code": "moderation_blocked",
+    }
+    return _json({"error": error}, 400)
+
+
+async def _images_wants_array(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A relay that reads only `image[]`: a lone `image` part is not seen."""
+    names = {f.name for f in body.get("_files", [])}
+    if "image[]" not in names:
+        return _json({"error": {"message": "image[] is required", "type": "invalid_request_error"}}, 400)
+    return await _images_b64(relay, request, body)
+
+
+# --- Midjourney-proxy -----------------------------------------------------------------------------
+
+MJ_HASH = "82c51c9d-bc33-4c07-a471-36c3dcb1a6f0"
+GRID_BUTTONS = [
+    *(
+        {
+            "customId": f"MJ::JOB::upsample::{i}::{MJ_HASH}",
+            "emoji": "",
+            "label": f"U{i}",
+            "style": 2,
+            "type": 2,
+        }
+        for i in range(1, 5)
+    ),
+    {"customId": f"MJ::JOB::reroll::0::{MJ_HASH}::SOLO", "emoji": "🔄", "label": "", "style": 2, "type": 2},
+    *(
+        {
+            "customId": f"MJ::JOB::variation::{i}::{MJ_HASH}",
+            "emoji": "",
+            "label": f"V{i}",
+            "style": 2,
+            "type": 2,
+        }
+        for i in range(1, 5)
+    ),
+]
+UPSCALE_BUTTONS = [
+    {
+        "customId": f"MJ::JOB::high_variation::1::{MJ_HASH}::SOLO",
+        "emoji": "🪄",
+        "label": "Vary (Strong)",
+        "style": 2,
+        "type": 2,
+    },
+    {
+        "customId": f"MJ::Outpaint::50::1::{MJ_HASH}::SOLO",
+        "emoji": "🔍",
+        "label": "Zoom Out 2x",
+        "style": 2,
+        "type": 2,
+    },
+    {"customId": f"MJ::CustomZoom::{MJ_HASH}", "emoji": "🔍", "label": "Custom Zoom", "style": 2, "type": 2},
+    {
+        "customId": f"MJ::Inpaint::1::{MJ_HASH}::SOLO",
+        "emoji": "🖌️",
+        "label": "Vary (Region)",
+        "style": 2,
+        "type": 2,
+    },
+    {"customId": "MJ::BOOKMARK::fake", "emoji": "❤️", "label": "", "style": 2, "type": 2},
+]
+
+
+def mj_lifecycle(relay: FakeRelay, task_id: str, action: str, *, end: dict[str, Any]) -> None:
+    preview = _serve(relay, f"preview_{task_id}.png", png(32, 32))
+    relay.mj_tasks[task_id] = MjTask(
+        {"id": task_id, "action": action, "submitTime": 1689231405854, "failReason": None, "properties": {}},
+        [
+            {"status": "NOT_START", "progress": "0%", "imageUrl": None},
+            {"status": "IN_PROGRESS", "progress": "45%", "imageUrl": preview},
+            {"status": "IN_PROGRESS", "progress": "80%", "imageUrl": preview},
+            end,
+        ],
+    )
+
+
+def mj_success(relay: FakeRelay, task_id: str, action: str) -> dict[str, Any]:
+    if action in ("UPSCALE", "ZOOM"):
+        url, buttons = _serve(relay, f"up_{task_id}.png", png(200, 200, (250, 120, 0))), UPSCALE_BUTTONS
+    else:
+        url, buttons = _serve(relay, f"grid_{task_id}.png", png(256, 256, (120, 0, 250))), GRID_BUTTONS
+    return {
+        "status": "SUCCESS",
+        "progress": "100%",
+        "imageUrl": url,
+        "buttons": buttons,
+        "finishTime": 1689231500000,
+    }
+
+
+def _mj_action_name(path: str, body: dict[str, Any]) -> str:
+    kind = path.rsplit("/", 1)[1]
+    if kind != "action":
+        return {"imagine": "IMAGINE", "blend": "BLEND", "modal": "ZOOM"}.get(kind, kind.upper())
+    custom = str(body.get("customId", ""))
+    for marker, action in (
+        ("upsample", "UPSCALE"),
+        ("variation", "VARIATION"),
+        ("reroll", "REROLL"),
+        ("Outpaint", "ZOOM"),
+        ("CustomZoom", "ZOOM"),
+    ):
+        if marker in custom:
+            return action
+    return "ACTION"
+
+
+async def _mj_submit(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    kind = request.match_info["action"]
+    if kind == "modal":
+        task_id = str(body.get("taskId"))
+        mj_lifecycle(relay, task_id, "ZOOM", end=mj_success(relay, task_id, "ZOOM"))
+        return _json({"code": 1, "description": "提交成功", "result": task_id})
+    if kind == "action" and str(body.get("taskId")) not in relay.mj_tasks:
+        return _json({"code": 3, "description": "关联任务不存在或已失效"}, 404)
+    task_id = snowflake_id()
+    if kind == "action" and str(body.get("customId", "")).startswith("MJ::CustomZoom::"):
+        relay.mj_tasks[task_id] = MjTask(
+            {"id": task_id, "action": "ZOOM"}, [{"status": "MODAL", "progress": "0%"}]
+        )
+        properties = {"remix": True, "finalPrompt": "a cat --zoom 2"}
+        return _json(
+            {
+                "code": 21,
+                "description": "Waiting for window confirm",
+                "result": task_id,
+                "properties": properties,
+            }
+        )
+    action = _mj_action_name(request.path, body)
+    mj_lifecycle(relay, task_id, action, end=mj_success(relay, task_id, action))
+    return _json(
+        {"code": 1, "description": "提交成功", "result": task_id, "properties": {"discordInstanceId": "1"}}
+    )
+
+
+async def _mj_queued(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    task_id = snowflake_id()
+    mj_lifecycle(relay, task_id, "IMAGINE", end=mj_success(relay, task_id, "IMAGINE"))
+    # Some relays send the id as a number.
+    return _json(
+        {
+            "code": 22,
+            "description": "排队中，前面还有1个任务",
+            "result": int(task_id),
+            "properties": {"numberOfQueues": 1},
+        }
+    )
+
+
+async def _mj_failure(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    task_id = snowflake_id()
+    end = {
+        "status": "FAILURE",
+        "progress": "",
+        "failReason": f"Invalid parameter: --ar 99:1 (key {request.headers.get('mj-api-secret')})",
+    }
+    mj_lifecycle(relay, task_id, "IMAGINE", end=end)
+    return _json({"code": 1, "description": "提交成功", "result": task_id})
+
+
+async def _mj_unknown(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _json({"code": 1, "description": "提交成功", "result": snowflake_id()})
+
+
+async def _mj_banned(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    properties = {"promptEn": "a bloody scene", "bannedWord": "bloody"}
+    return _json({"code": 24, "description": "可能包含敏感词", "properties": properties})
+
+
+async def _mj_queue_full(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _json({"code": 23, "description": "队列已满，请稍后尝试", "result": None})
+
+
+async def _mj_validation(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    return _json({"code": 4, "description": "base64List参数错误"}, 400)
+
+
+_mj_ids = itertools.count(1320098173412546)
+
+
+def snowflake_id() -> str:
+    return str(next(_mj_ids))
+
+
 MODES: dict[str, Handler] = {
     "ok": _ok,
     "ok_snake": _ok_snake,
@@ -319,4 +711,23 @@ MODES: dict[str, Handler] = {
     "malformed": _malformed,
     "slow": _slow,
     "key_echo": _key_echo,
+    "chat_markdown": _chat_markdown,
+    "chat_progress_log": _chat_progress_log,
+    "chat_data_url": _chat_data_url,
+    "chat_images_field": _chat_images_field,
+    "chat_stream": _chat_stream,
+    "chat_refusal": _chat_refusal,
+    "chat_policy": _chat_policy,
+    "images_b64": _images_b64,
+    "images_url": _images_url,
+    "images_wrapper": _images_wrapper,
+    "images_empty": _images_empty,
+    "images_moderation": _images_moderation,
+    "images_wants_array": _images_wants_array,
+    "mj_queued": _mj_queued,
+    "mj_failure": _mj_failure,
+    "mj_unknown": _mj_unknown,
+    "mj_banned": _mj_banned,
+    "mj_queue_full": _mj_queue_full,
+    "mj_validation": _mj_validation,
 }
