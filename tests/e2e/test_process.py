@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import API_KEY, BOT_TOKEN
+from tests.e2e.helpers import wait_result
 from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
@@ -187,3 +188,32 @@ async def test_a_refused_token_is_one_clear_line(
         "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal"
     )
     assert "Traceback" not in err and BOT_TOKEN not in err
+
+
+async def test_bot_process_serves_every_format_side_by_side(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    models = "gemini-2.5-flash-image,gpt-image-1,gpt-4o-image,midjourney"
+    env = environment(discord_fake, relay, tmp_path, MODELS=models, MJ_POLL_SECONDS="0.05")
+    process = await spawn(env, tmp_path)
+    try:
+        await asyncio.wait_for(discord_fake.ready.wait(), 30)
+        results = {}
+        for model in models.split(","):
+            sent = await discord_fake.send_interaction(
+                discord_fake.slash("imagine", {"prompt": "a pear", "model": model})
+            )
+            results[model] = await wait_result(discord_fake, sent, timeout=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code, out, err = await finish(process)
+    assert code == 0, err
+    assert {m: len(r.files) for m, r in results.items()} == dict.fromkeys(models.split(","), 1)
+    assert [c.path for c in relay.calls if not c.path.startswith(("/files/", "/mj/task/", "/v1/models"))] == [
+        "/v1beta/models/gemini-2.5-flash-image:generateContent",
+        "/v1/images/generations",
+        "/v1/chat/completions",
+        "/mj/submit/imagine",
+    ]
+    assert results["midjourney"].payload["components"], "the grid comes with its buttons"
+    assert API_KEY not in err + out and "Traceback" not in err

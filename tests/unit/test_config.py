@@ -193,3 +193,63 @@ def test_readme_and_ci_run_the_same_test_command() -> None:
     command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q"
     assert command in (root / "README.md").read_text()
     assert command in (root / ".ci" / "run").read_text()
+
+
+def test_per_format_overrides_fall_back_to_api_base_url_and_api_key() -> None:
+    s = load(
+        {
+            **GOOD,
+            "API_BASE_URL": "https://relay.example",
+            "OPENAI_BASE_URL": "https://api.openai.com/v1",
+            "OPENAI_API_KEY": "sk-openai-000000000",
+            "MJ_API_KEY": "mj-secret-000000000",
+        }
+    )
+    assert s.target(ApiFormat.OPENAI_IMAGES).base_url == "https://api.openai.com"
+    assert s.target(ApiFormat.OPENAI_CHAT).api_key == "sk-openai-000000000"
+    assert (s.target(ApiFormat.MIDJOURNEY).base_url, s.target(ApiFormat.MIDJOURNEY).api_key) == (
+        "https://relay.example",
+        "mj-secret-000000000",
+    )
+    assert (s.target(ApiFormat.GEMINI).base_url, s.target(ApiFormat.GEMINI).api_key) == (
+        "https://relay.example",
+        "sk-abcdef123456",
+    )
+    assert {"sk-openai-000000000", "mj-secret-000000000"} <= set(s.secrets)
+    assert "000000000" not in repr(s), "keys stay out of repr"
+
+
+def test_api_key_may_be_left_out_when_every_format_in_use_has_its_own() -> None:
+    env = {"DISCORD_TOKEN": TOKEN, "MODELS": "gpt-image-1,midjourney", "DEFAULT_MODEL": "gpt-image-1"}
+    assert problems(env) == [
+        "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env"
+    ]
+    s = load({**env, "OPENAI_API_KEY": "sk-openai-000000000", "MJ_API_KEY": "mj-secret-000000000"})
+    assert s.api_key == ""
+
+
+def test_gemini_auth_default_follows_the_gemini_override() -> None:
+    s = load(
+        {
+            **GOOD,
+            "API_BASE_URL": "https://relay.example",
+            "GEMINI_BASE_URL": "https://generativelanguage.googleapis.com",
+        }
+    )
+    assert s.gemini_auth is GeminiAuth.HEADER
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MJ_BASE_URL": "relay.example"}, "MJ_BASE_URL must be an http(s) URL"),
+        ({"OPENAI_BASE_URL": "https://x.example/v1?key=abc"}, "OPENAI_BASE_URL must not carry a query"),
+        ({"MJ_POLL_SECONDS": "0"}, "MJ_POLL_SECONDS must be a number of seconds from 0.05 to 60"),
+        ({"MJ_TIMEOUT": "forever"}, "MJ_TIMEOUT must be a number of seconds from 10 to 3600"),
+        ({"MODELS": "sdxl"}, "MODELS: cannot tell the format of 'sdxl' from its name; write it as sdxl="),
+        ({"MODELS": "sdxl=comfy"}, "MODELS: 'comfy' in 'sdxl=comfy' is not a format"),
+    ],
+)
+def test_format_settings_problems(env: dict[str, str], expected: str) -> None:
+    (found,) = problems({**GOOD, **env})
+    assert found.startswith(expected)
