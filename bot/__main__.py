@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
 
 from bot.client import BananaBot, use_discord_endpoints
@@ -17,6 +18,7 @@ from bot.redact import Redactor, setup_logging
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 1
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,8 +50,9 @@ def _load_settings() -> Settings:
 async def _run(settings: Settings) -> int:
     bot = BananaBot(settings)
     loop = asyncio.get_running_loop()
+    stopping: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda s=sig: _request_stop(bot, s))
+        loop.add_signal_handler(sig, lambda s=sig: _request_stop(bot, s, stopping))
     async with bot:
         try:
             await bot.start(settings.discord_token)
@@ -59,12 +62,18 @@ async def _run(settings: Settings) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+        except (aiohttp.ClientError, discord.HTTPException, OSError) as exc:
+            if not stopping:
+                # Start-up talks to Discord only; a stop signal in the middle cuts that off on purpose.
+                print(f"Could not reach Discord: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+                return EXIT_UNREACHABLE
     log.info("Stopped")
     return 0
 
 
-def _request_stop(bot: BananaBot, sig: signal.Signals) -> None:
+def _request_stop(bot: BananaBot, sig: signal.Signals, stopping: list[signal.Signals]) -> None:
     log.info("Received %s, shutting down", sig.name)
+    stopping.append(sig)
     asyncio.get_running_loop().create_task(bot.close())
 
 
@@ -79,6 +88,9 @@ async def _sync(settings: Settings, guild_id: int | None, clear: bool) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+        except (aiohttp.ClientError, OSError) as exc:
+            print(f"Could not reach Discord: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
         guild = discord.Object(guild_id) if guild_id else None
         if clear:
             bot.tree.clear_commands(guild=guild)

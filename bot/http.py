@@ -264,7 +264,8 @@ def classify_error(status: int, info: ErrorInfo, retry_after: float | None = Non
             return UpstreamQuotaExhausted(info.message, status=status)
         return UpstreamAuthFailed(info.message, status=status)
     if status == 429:
-        if _QUOTA_WORDS.search(words):
+        # OpenAI's rate-limit messages link to the billing page; the code says which 429 it is.
+        if "rate_limit_exceeded" not in info.code and _QUOTA_WORDS.search(words):
             return UpstreamQuotaExhausted(info.message, status=status)
         delay = retry_after if retry_after is not None else info.retry_delay
         return UpstreamRateLimited(info.message, retry_after=delay)
@@ -279,6 +280,14 @@ def classify_error(status: int, info: ErrorInfo, retry_after: float | None = Non
     if _SAFETY_WORDS.search(words):
         return ContentBlocked(info.message, status=status, reason_key="block.policy")
     return UpstreamRejectedRequest(info.message, status=status)
+
+
+def status_for_code(error: Any) -> int:
+    """The HTTP status an error inside a 200 answer stands for (relays put 502 or "server_error" there)."""
+    code = str(error.get("code") or error.get("type") or "") if isinstance(error, dict) else str(error or "")
+    if code.isdigit() and 400 <= int(code) < 600:
+        return int(code)
+    return {"server_error": 502, "upstream_error": 502, "rate_limit_exceeded": 429}.get(code, 400)
 
 
 def looks_like_safety_refusal(text: str) -> bool:

@@ -162,7 +162,7 @@ class ImageProvider(ABC):
 _DATA_URL = r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=_-]+"
 _MD_IMAGE = r"!\[[^\]]*\]\((\S+?)(?:\s+\"[^\"]*\")?\)"
 _MD_LINK = r"(?<!!)\[([^\]]*)\]\((https?://\S+?)\)"
-_BARE_URL = r"https?://[^\s)<>\"'\]]+"
+_BARE_URL = r"https?://[^\s)<>\"'\]，。、；！？）」』]+"
 _IMAGE_PATH = re.compile(r"\.(png|jpe?g|webp|gif)(\?|#|$)", re.I)
 # Task viewers and progress pages some relays link to; never the picture itself.
 _NOT_RESULTS = re.compile(r"asyncdata\.net/web/|/task/|videos\.openai\.com", re.I)
@@ -185,7 +185,8 @@ def image_refs_in_text(text: str) -> list[str]:
     found += [url for label, url in links if _looks_final(label, url)]
     found += [url for label, url in links if not _looks_final(label, url) and _IMAGE_PATH.search(url)]
     linked = {url for _, url in links}
-    found += [url for url in re.findall(_BARE_URL, text) if url not in linked and _IMAGE_PATH.search(url)]
+    bare = [url.rstrip(".,;:!?") for url in re.findall(_BARE_URL, text)]
+    found += [url for url in bare if url not in linked and _IMAGE_PATH.search(url)]
     return [url for url in dict.fromkeys(found) if not _NOT_RESULTS.search(url)]
 
 

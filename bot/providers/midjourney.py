@@ -83,7 +83,8 @@ def blend_dimensions(ratio: str | None) -> str:
 
 def imagine_prompt(request: GenerateRequest) -> str:
     prompt = request.prompt
-    if request.aspect_ratio and not re.search(r"--(ar|aspect)\b", prompt):
+    # Discord on phones turns "--" into an em dash; Midjourney reads both.
+    if request.aspect_ratio and not re.search(r"(--|—)(ar|aspect)\b", prompt):
         prompt = f"{prompt} --ar {request.aspect_ratio}"
     return prompt
 
@@ -103,6 +104,8 @@ def offered_actions(task: dict[str, Any]) -> tuple[Action, ...]:
 
 def task_status(task: dict[str, Any]) -> str:
     status = task.get("status")
+    if isinstance(status, str) and status.strip().isdigit():
+        status = int(status)
     if isinstance(status, int):
         return _STATUS_NUMBERS.get(status, "UNKNOWN")
     return str(status or "").upper()

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
-from bot.http import ErrorInfo, classify_error, looks_like_safety_refusal
+from bot.http import ErrorInfo, classify_error, looks_like_safety_refusal, status_for_code
 from bot.providers.base import (
     COMMON_RATIOS,
     Capabilities,
@@ -65,7 +65,7 @@ def parse_answer(body: bytes) -> tuple[list[str], str]:
     if not isinstance(data, dict):
         raise UpstreamBadResponse("answer is not a JSON object")
     if data.get("error") and not data.get("choices"):
-        raise classify_error(400, _error_info(data["error"]))
+        raise classify_error(status_for_code(data["error"]), _error_info(data["error"]))
     choices = data.get("choices") or []
     message = (choices[0] or {}).get("message") if choices and isinstance(choices[0], dict) else None
     if not isinstance(message, dict):
@@ -81,7 +81,7 @@ def parse_answer(body: bytes) -> tuple[list[str], str]:
                 said += part["text"]
     elif isinstance(content, str):
         said = content
-    return refs + image_refs_in_text(said), said
+    return list(dict.fromkeys(refs + image_refs_in_text(said))), said
 
 
 def _parse_stream(text: str) -> tuple[list[str], str]:
@@ -99,14 +99,14 @@ def _parse_stream(text: str) -> tuple[list[str], str]:
         except ValueError:
             continue
         if isinstance(chunk, dict) and chunk.get("error"):
-            raise classify_error(400, _error_info(chunk["error"]))
+            raise classify_error(status_for_code(chunk["error"]), _error_info(chunk["error"]))
         for choice in (chunk.get("choices") or []) if isinstance(chunk, dict) else []:
             delta = choice.get("delta") or choice.get("message") or {}
             if isinstance(delta.get("content"), str):
                 content.append(delta["content"])
             refs += _image_list_refs(delta.get("images"))
     said = "".join(content)
-    return refs + image_refs_in_text(said), said
+    return list(dict.fromkeys(refs + image_refs_in_text(said))), said
 
 
 def _image_list_refs(items: Any) -> list[str]:

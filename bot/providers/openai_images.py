@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from bot.errors import NoImageReturned, UpstreamBadResponse, UpstreamRejectedRequest
-from bot.http import ErrorInfo, HttpResponse, classify_error
+from bot.http import ErrorInfo, HttpResponse, classify_error, status_for_code
 from bot.imaging import decode_base64, extension, sniff
 from bot.providers.base import (
     COMMON_RATIOS,
@@ -93,8 +93,11 @@ def _pixels(ratio: float, long_side: int, *, multiple: int, max_pixels: int | No
     if max_pixels and w * h > max_pixels:
         scale = (max_pixels / (w * h)) ** 0.5
         w, h = w * scale, h * scale
-    w, h = (max(multiple, int(v // multiple) * multiple) for v in (w, h))
-    return f"{w}x{h}"
+    # Nearest multiple keeps the ratio (floor turned 4:5 into 768x1024, which is 3:4).
+    sides = [max(multiple, round(v / multiple) * multiple) for v in (w, h)]
+    if max_pixels and sides[0] * sides[1] > max_pixels:
+        sides = [max(multiple, int(v // multiple) * multiple) for v in (w, h)]
+    return f"{sides[0]}x{sides[1]}"
 
 
 def generation_body(request: GenerateRequest, count: int) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def parse_answer(data: Any) -> tuple[list[GeneratedImage], list[str], str]:
     if not isinstance(items, list) or not items:
         error = data.get("error")
         if error or data.get("code") not in (None, 0, 200, "200", "success"):
-            raise classify_error(400, _error_info(error, data))
+            raise classify_error(status_for_code(error or data), _error_info(error, data))
         raise NoImageReturned("empty data", said="")
     images: list[GeneratedImage] = []
     urls: list[str] = []
@@ -209,5 +212,7 @@ class OpenAIImagesProvider(ImageProvider):
 
 def _error_info(error: Any, data: dict[str, Any]) -> ErrorInfo:
     if isinstance(error, dict):
-        return ErrorInfo(message=str(error.get("message") or ""), code=str(error.get("code") or ""))
+        return ErrorInfo(
+            message=str(error.get("message") or ""), code=str(error.get("code") or error.get("type") or "")
+        )
     return ErrorInfo(message=str(error or data.get("msg") or data.get("message") or ""))

@@ -217,3 +217,28 @@ async def test_bot_process_serves_every_format_side_by_side(
     ]
     assert results["midjourney"].payload["components"], "the grid comes with its buttons"
     assert API_KEY not in err + out and "Traceback" not in err
+
+
+async def test_a_stop_signal_during_start_up_ends_cleanly(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    discord_fake.sync_delay = 5.0
+    process = await spawn(environment(discord_fake, relay, tmp_path, DEV_GUILD_ID=GUILD), tmp_path)
+    try:
+        await discord_fake.wait_for(lambda c: c.method == "PUT", timeout=30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code, _out, err = await finish(process)
+    assert code == 0, err
+    assert "Traceback" not in err and err.rstrip().endswith("bot: Stopped")
+
+
+@pytest.mark.parametrize("args", [(), ("sync",)])
+async def test_unreachable_discord_is_one_clear_line(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    env = environment(discord_fake, relay, tmp_path, DISCORD_API_URL="http://127.0.0.1:9/api/v10")
+    code, _out, err = await finish(await spawn(env, tmp_path, *args))
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("Could not reach Discord: ClientConnectorError: ")
+    assert "Traceback" not in err and BOT_TOKEN not in err

@@ -128,6 +128,7 @@ class FakeDiscord:
         self.identified = asyncio.Event()
         self.ready = asyncio.Event()
         self.reject_token: str | None = None
+        self.sync_delay = 0.0
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -386,6 +387,7 @@ class FakeDiscord:
     async def _bulk_overwrite(self, request: web.Request) -> web.Response:
         payload, _ = await read_body(request)
         await self._record(Call("PUT", request.path, dict(request.query), dict(request.headers), payload))
+        await asyncio.sleep(self.sync_delay)
         scope = request.match_info.get("gid", "global")
         echoed = [
             {**cmd, "id": snowflake(), "application_id": APP_ID, "version": snowflake()}

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.directory import is_image_model
+from bot.routing import ApiFormat, ModelRoute, infer_format, parse_model_entry, parse_models
+
+FORMATS = "gemini, openai-chat, openai-images, midjourney"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gemini-2.5-flash-image", ApiFormat.GEMINI),
+        ("gemini-3-pro-image-preview", ApiFormat.GEMINI),
+        ("gemini-3.1-flash-image-preview", ApiFormat.GEMINI),
+        ("Gemini-2.5-Flash-Image", ApiFormat.GEMINI),
+        ("imagen-4.0-generate-001", ApiFormat.GEMINI),
+        ("nano-banana", ApiFormat.GEMINI),
+        ("nano-banana-pro", ApiFormat.GEMINI),
+        ("gpt-image-1", ApiFormat.OPENAI_IMAGES),
+        ("gpt-image-1-mini", ApiFormat.OPENAI_IMAGES),
+        ("gpt-image-1.5", ApiFormat.OPENAI_IMAGES),
+        ("gpt-image-2", ApiFormat.OPENAI_IMAGES),
+        ("dall-e-2", ApiFormat.OPENAI_IMAGES),
+        ("DALL-E-3", ApiFormat.OPENAI_IMAGES),
+        ("jimeng-4.0", ApiFormat.OPENAI_IMAGES),
+        ("seedream-4.0", ApiFormat.OPENAI_IMAGES),
+        ("flux-kontext-pro", ApiFormat.OPENAI_IMAGES),
+        ("gpt-4o-image", ApiFormat.OPENAI_CHAT),
+        ("gpt-4o-image-vip", ApiFormat.OPENAI_CHAT),
+        ("sora_image", ApiFormat.OPENAI_CHAT),
+        ("sora-image", ApiFormat.OPENAI_CHAT),
+        ("gpt-4o-all", ApiFormat.OPENAI_CHAT),
+        ("midjourney", ApiFormat.MIDJOURNEY),
+        ("mj-fast", ApiFormat.MIDJOURNEY),
+        ("mj_imagine", ApiFormat.MIDJOURNEY),
+        ("niji-6", ApiFormat.MIDJOURNEY),
+    ],
+)
+def test_infer_format(name: str, expected: ApiFormat) -> None:
+    assert infer_format(name) is expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "banana-pro",
+        "gpt-4o",
+        "gpt-image",
+        "dall-e",
+        "sora-2",
+        "my-gemini-2.5-flash-image",
+        "google/gemini-2.5-flash-image",
+        "flux.1-dev",
+        "",
+    ],
+)
+def test_names_that_say_nothing(name: str) -> None:
+    assert infer_format(name) is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "route"),
+    [
+        ("gemini-2.5-flash-image", ModelRoute("gemini-2.5-flash-image", ApiFormat.GEMINI)),
+        ("  gpt-image-1  ", ModelRoute("gpt-image-1", ApiFormat.OPENAI_IMAGES)),
+        ("banana-pro=gemini", ModelRoute("banana-pro", ApiFormat.GEMINI)),
+        (" house = Openai-Chat ", ModelRoute("house", ApiFormat.OPENAI_CHAT)),
+        ("gpt-image-1=openai-chat", ModelRoute("gpt-image-1", ApiFormat.OPENAI_CHAT)),
+        ("mj-relax=MIDJOURNEY", ModelRoute("mj-relax", ApiFormat.MIDJOURNEY)),
+        ("images=openai-images", ModelRoute("images", ApiFormat.OPENAI_IMAGES)),
+        (
+            "google/gemini-2.5-flash-image=openai-chat",
+            ModelRoute("google/gemini-2.5-flash-image", ApiFormat.OPENAI_CHAT),
+        ),
+        ("a.b_c-d:e/f@g+h=gemini", ModelRoute("a.b_c-d:e/f@g+h", ApiFormat.GEMINI)),
+        ("x" * 100 + "=gemini", ModelRoute("x" * 100, ApiFormat.GEMINI)),
+    ],
+)
+def test_parse_model_entry(entry: str, route: ModelRoute) -> None:
+    assert parse_model_entry(entry) == route
+
+
+NAME_RULE = "is not a model name (letters, digits and . _ - : / @ +, at most 100)"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "banana-pro",
+            "cannot tell the format of 'banana-pro' from its name; write it as "
+            "banana-pro=gemini|openai-chat|openai-images|midjourney",
+        ),
+        ("banana-pro=dalle", f"'dalle' in 'banana-pro=dalle' is not a format; use one of {FORMATS}"),
+        ("house=", f"'' in 'house=' is not a format; use one of {FORMATS}"),
+        ("a=b=c", f"'b=c' in 'a=b=c' is not a format; use one of {FORMATS}"),
+        ("=gemini", f"'' {NAME_RULE}"),
+        ("two words=gemini", f"'two words' {NAME_RULE}"),
+        ("-leading-dash", f"'-leading-dash' {NAME_RULE}"),
+        ("x" * 101, f"'{'x' * 101}' {NAME_RULE}"),
+        ("gemini-é", f"'gemini-é' {NAME_RULE}"),
+    ],
+)
+def test_parse_model_entry_errors(entry: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_model_entry(entry)
+    assert str(info.value) == message
+
+
+def test_parse_models_keeps_order_and_skips_empty_entries() -> None:
+    assert parse_models(" gemini-3-pro-image-preview ,, house=gemini,sora_image, mj-fast=midjourney ,") == [
+        ModelRoute("gemini-3-pro-image-preview", ApiFormat.GEMINI),
+        ModelRoute("house", ApiFormat.GEMINI),
+        ModelRoute("sora_image", ApiFormat.OPENAI_CHAT),
+        ModelRoute("mj-fast", ApiFormat.MIDJOURNEY),
+    ]
+
+
+@pytest.mark.parametrize("text", ["", " , ,", "\n"])
+def test_parse_models_empty(text: str) -> None:
+    assert parse_models(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gpt-image-1,dall-e-3,gpt-image-1", "'gpt-image-1' is listed twice"),
+        ("gpt-image-1, gpt-image-1=openai-chat", "'gpt-image-1' is listed twice"),
+        (
+            "gpt-image-1,mystery",
+            "cannot tell the format of 'mystery' from its name; write it as "
+            "mystery=gemini|openai-chat|openai-images|midjourney",
+        ),
+    ],
+)
+def test_parse_models_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_models(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gemini-2.5-flash-image", True),
+        ("gemini-2.5-flash-image-preview", True),
+        ("gemini-3-pro-image-preview", True),
+        ("gemini-2.0-flash-exp-image-generation", True),
+        ("imagen-4.0-generate-001", True),
+        ("nano-banana-pro", True),
+        ("gemini-2.5-flash", False),
+        ("gemini-2.5-pro", False),
+        ("gemini-embedding-001", False),
+        ("gpt-image-1", True),
+        ("dall-e-3", True),
+        ("gpt-4o-image", True),
+        ("sora_image", True),
+        ("midjourney", True),
+        ("gpt-4o", False),
+        ("claude-sonnet-4", False),
+        ("text-embedding-3-small", False),
+    ],
+)
+def test_is_image_model(name: str, expected: bool) -> None:
+    assert is_image_model(name) is expected
