@@ -81,6 +81,7 @@ def test_blend_dimensions(ratio: str | None, expected: str) -> None:
         ("Cat --ar 3:2", "16:9", "Cat --ar 3:2"),
         ("Cat --aspect 4:5", "16:9", "Cat --aspect 4:5"),
         ("Cat --are", "1:1", "Cat --are --ar 1:1"),
+        ("Cat —ar 3:2", "16:9", "Cat —ar 3:2"),
     ],
 )
 def test_imagine_prompt(prompt: str, ratio: str | None, expected: str) -> None:
@@ -175,6 +176,8 @@ def test_offered_action_missing_label_and_emoji_become_empty_strings() -> None:
         (6, "MODAL"),
         (7, "CANCEL"),
         (2, "UNKNOWN"),
+        ("5", "SUCCESS"),
+        (" 4 ", "FAILURE"),
         (None, ""),
         ("", ""),
     ],
