@@ -114,6 +114,10 @@ class UpstreamBadResponse(UpstreamError):
     key = "error.upstream_bad_response"
 
 
+class ResponseTooLarge(UpstreamBadResponse):
+    """A body went past the byte cap the caller set; it was not read to the end."""
+
+
 class ContentBlocked(UpstreamError):
     """A safety system refused the prompt or the picture."""
 
@@ -148,8 +152,25 @@ class OutputTooLarge(BotError):
     key = "error.output_too_large"  # params: limit_mb
 
 
-class InvalidImage(BotError):
-    key = "error.invalid_image"  # params: name
+# --- members' pictures ----------------------------------------------------------------------------
+
+
+class UnusableImage(BotError):
+    """A picture a member gave cannot be used; `reason_key` names why (a catalog key)."""
+
+    key = "error.unusable_image"  # params: name, reason_key (+ what the reason needs)
+
+
+class InputTooLarge(BotError):
+    key = "error.input_too_large"  # params: name, size_mb, limit_mb
+
+
+class DownloadFailed(BotError):
+    key = "error.download_failed"  # params: name
+
+
+class NoPictures(BotError):
+    key = "error.no_pictures"
 
 
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:

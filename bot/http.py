@@ -17,6 +17,7 @@ import aiohttp
 
 from bot.errors import (
     ContentBlocked,
+    ResponseTooLarge,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamError,
@@ -163,7 +164,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     async for chunk in resp.content.iter_chunked(256 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise UpstreamBadResponse(f"response larger than {max_bytes} bytes", status=resp.status)
+            raise ResponseTooLarge(f"response larger than {max_bytes} bytes", status=resp.status)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -10,13 +10,18 @@ import asyncio
 import base64
 import binascii
 import io
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PIL import Image
 
 from bot.errors import OutputTooLarge
+
+T = TypeVar("T")
 
 # Far above any model's output (4K is ~17 MP) yet far below what a decompression bomb needs.
 MAX_PIXELS = 64_000_000
@@ -115,5 +120,20 @@ def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def run_in_pool(func: Callable[..., T], *args: Any) -> Awaitable[T]:
+    """Run Pillow work in the imaging threads, so the event loop stays free.
+
+    The pool is bounded: Pillow releases the GIL while it decodes and encodes, so more threads than
+    cores only add memory (each job holds a decoded picture).
+    """
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="imaging")
+    return asyncio.get_running_loop().run_in_executor(_POOL, func, *args)
+
+
 async def fit_to_limit_async(data: bytes, limit: int) -> FittedImage:
-    return await asyncio.to_thread(fit_to_limit, data, limit)
+    return await run_in_pool(fit_to_limit, data, limit)

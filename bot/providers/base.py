@@ -7,8 +7,9 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import ClassVar
 
 from bot.errors import UpstreamError
@@ -33,11 +34,16 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class InputImage:
-    data: bytes
+    data: bytes = field(repr=False)
     mime: str
 
+    @cached_property
+    def b64(self) -> str:
+        """The base64 text, made once however many requests (retries, parallel calls) send it."""
+        return base64.b64encode(self.data).decode("ascii")
+
     def data_url(self) -> str:
-        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return f"data:{self.mime};base64,{self.b64}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,10 +55,7 @@ def capabilities(model: str) -> Capabilities:
 
 def build_body(request: GenerateRequest, caps: Capabilities) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": request.prompt}]
-    parts += [
-        {"inline_data": {"mime_type": image.mime, "data": base64.b64encode(image.data).decode("ascii")}}
-        for image in request.images
-    ]
+    parts += [{"inline_data": {"mime_type": image.mime, "data": image.b64}} for image in request.images]
     image_config: dict[str, str] = {}
     if request.aspect_ratio:
         image_config["aspectRatio"] = request.aspect_ratio
