@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -32,8 +33,12 @@ def is_image_model(name: str) -> bool:
     if api_format is ApiFormat.GEMINI:
         # Relays list every Gemini text model too; only the image ones draw.
         lowered = name.lower()
-        return "image" in lowered or lowered.startswith(("imagen", "nano-banana"))
-    return True
+        return "image" in lowered or lowered.startswith("nano-banana")
+    if api_format is ApiFormat.MIDJOURNEY:
+        # new-api lists one billing name per Midjourney action (mj_imagine, mj_upscale, …); only the
+        # model itself makes pictures from a prompt.
+        return not re.match(r"mj_", name.lower())
+    return "video" not in name.lower()
 
 
 class ModelDirectory:

@@ -25,7 +25,7 @@ class ModelRoute:
 # First match wins; names are compared in lower case. Relays alias models freely, so the rules
 # look at the family prefix rather than exact ids.
 _INFERENCE_RULES: tuple[tuple[re.Pattern[str], ApiFormat], ...] = (
-    (re.compile(r"^(gemini-|imagen-|nano-banana)"), ApiFormat.GEMINI),
+    (re.compile(r"^(gemini-|nano-banana)"), ApiFormat.GEMINI),
     (re.compile(r"^(gpt-image-|dall-e-|jimeng-|seedream-|flux-)"), ApiFormat.OPENAI_IMAGES),
     (re.compile(r"^(gpt-4o-image|sora[-_]image|gpt-4o-all)"), ApiFormat.OPENAI_CHAT),
     (re.compile(r"^(midjourney|mj|niji)"), ApiFormat.MIDJOURNEY),

@@ -136,6 +136,8 @@ class ImageService:
                 raise UnsupportedOption(model=name, option="size", value=size, allowed=allowed)
             notes.append(Note("note.size_ignored", {"model": name, "size": size}))
             size = None
+        if size in ("2K", "4K") and caps.size_is_quality:
+            notes.append(Note("note.size_as_quality", {"model": name, "size": size}))
         if aspect_ratio and caps.ratio_by_prompt:
             notes.append(Note("note.ratio_in_prompt", {"model": name, "ratio": aspect_ratio}))
         if aspect_ratio and caps.exact_ratios and aspect_ratio not in caps.exact_ratios:
@@ -193,16 +195,21 @@ class ImageService:
         custom_id: str,
         *,
         prompt: str | None,
+        caption: str,
         max_file_bytes: int,
         progress: ProgressCallback | None = None,
     ) -> Delivery:
-        """Press a follow-up button of an earlier task (Midjourney U1, V2, 🔄 …)."""
+        """Press a follow-up button of an earlier task (Midjourney U1, V2, 🔄 …).
+
+        `prompt` goes to the API only when the member wrote one (Custom Zoom); without it a proxy
+        that asks for confirmation keeps the parent's prompt. `caption` is what the result shows.
+        """
         started = time.monotonic()
         route, provider = self.route(model)
         if not isinstance(provider, MidjourneyProvider):
             raise FormatNotAvailable(model, model=model, format=route.format.value)
         result = await provider.act(task_id, custom_id, prompt, progress)
-        plan = Plan(GenerateRequest(prompt=prompt or "", model=route.name), route, provider)
+        plan = Plan(GenerateRequest(prompt=prompt or caption, model=route.name), route, provider)
         return await self._deliver(plan, [result], max_file_bytes, started, [])
 
     async def _deliver(

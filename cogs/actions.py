@@ -78,7 +78,8 @@ async def run_action(
         stored.model,
         stored.task_id,
         stored.action.custom_id,
-        prompt=prompt or bot.catalog.text("actions.from", interaction.locale.value, label=label),
+        prompt=prompt or None,
+        caption=bot.catalog.text("actions.from", interaction.locale.value, label=label),
         max_file_bytes=interaction.filesize_limit,
         progress=ProgressReporter(interaction, bot.catalog),
     )

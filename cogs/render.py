@@ -64,10 +64,13 @@ def result_message(
 class ProgressReporter:
     """Shows a long job's progress in the deferred message, at most once every `every` seconds."""
 
-    def __init__(self, interaction: discord.Interaction, catalog: Catalog, every: float = 2.0) -> None:
+    # Discord rate-limits edits of one message; every couple of seconds reads as live.
+    EVERY = 2.0
+
+    def __init__(self, interaction: discord.Interaction, catalog: Catalog) -> None:
         self.interaction = interaction
         self.catalog = catalog
-        self.every = every
+        self.every = self.EVERY
         self._last = 0.0
 
     async def __call__(self, progress: Progress) -> None:

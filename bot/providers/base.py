@@ -108,6 +108,7 @@ class Capabilities:
     ratio_by_prompt: bool = False  # True: the ratio is a hint in the prompt, not a parameter
     # Non-empty: the model has a few fixed shapes; these ratios are exact, others get the nearest.
     exact_ratios: tuple[str, ...] = ()
+    size_is_quality: bool = False  # True: fixed pixel sizes; 2K/4K ask for the best quality instead
 
     def describe(self) -> dict[str, str]:
         return {

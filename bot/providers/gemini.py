@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -138,8 +139,8 @@ def _read_part(part: Any, answer: Answer) -> None:
             answer.texts.append(text)
 
 
-def judge(answer: Answer) -> None:
-    """Raise the error an answer without a picture means."""
+def judge(answer: Answer, redact: Callable[[str], str] = str) -> None:
+    """Raise the error an answer without a picture means (`redact` cleans what the model said)."""
     if answer.block_reason:
         raise ContentBlocked(answer.block_reason, reason_key="block.prompt")
     if answer.finish_reason in _BLOCK_KINDS:
@@ -147,7 +148,7 @@ def judge(answer: Answer) -> None:
     if answer.moderated:
         raise ContentBlocked("no candidates, zero output tokens", reason_key="block.moderation")
     reason = answer.finish_reason if answer.finish_reason not in ("", "STOP") else "TEXT_ONLY"
-    raise NoImageReturned(reason, said=_trim(answer.said or answer.finish_message))
+    raise NoImageReturned(reason, said=_trim(redact(answer.said or answer.finish_message)))
 
 
 def _trim(text: str, limit: int = 300) -> str:
@@ -189,9 +190,10 @@ class GeminiProvider(ImageProvider):
             answer = parse_answer(response.json())
             images = answer.images or await self.fetch_images(answer.urls)
             if images:
-                return GenerationResult(tuple(images), _trim(answer.said, 1000))
+                # Model text is shown to members; relays have been seen to echo keys into it.
+                return GenerationResult(tuple(images), _trim(self.http.redact(answer.said), 1000))
             try:
-                judge(answer)
+                judge(answer, self.http.redact)
             except NoImageReturned as exc:
                 if attempt == 1 and str(exc) in _RETRY_ONCE:
                     log.info("No image from %s (%s); trying once more", request.model, exc)

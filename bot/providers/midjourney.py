@@ -54,6 +54,8 @@ _OFFERED = re.compile(
 )
 _NEEDS_PROMPT = re.compile(r"^MJ::CustomZoom::")
 _EMPTY_FETCHES_ALLOWED = 5
+# However well a task moves, its result must come before Discord's 15-minute interaction token ends.
+MAX_TASK_SECONDS = 840.0
 _QUEUE_FULL_RETRIES = 2
 
 
@@ -250,7 +252,7 @@ class MidjourneyProvider(ImageProvider):
         still moves is not cut off."""
         empty = 0
         last_seen: tuple[str, int | None] | None = None
-        changed_at = time.monotonic()
+        started = changed_at = time.monotonic()
         while True:
             try:
                 task = await self._fetch(task_id)
@@ -278,6 +280,9 @@ class MidjourneyProvider(ImageProvider):
                     last_seen, changed_at = (status, percent), time.monotonic()
                     if progress is not None:
                         await progress(Progress(status, percent, task_image_url(task)))
-            if time.monotonic() - changed_at > self.task_timeout:
+            now = time.monotonic()
+            if now - changed_at > self.task_timeout:
                 raise UpstreamTimeout(f"task {task_id} made no progress", seconds=round(self.task_timeout))
+            if now - started > MAX_TASK_SECONDS:
+                raise UpstreamTimeout(f"task {task_id} is still running", seconds=round(MAX_TASK_SECONDS))
             await asyncio.sleep(self.poll_interval)

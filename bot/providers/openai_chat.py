@@ -149,7 +149,7 @@ class OpenAIChatProvider(ImageProvider):
         images = await self.fetch_images(refs)
         if images:
             return GenerationResult(tuple(images))
-        tail = " ".join(said.split())[-_SAID_TAIL:]
+        tail = self.http.redact(" ".join(said.split()))[-_SAID_TAIL:]
         if looks_like_safety_refusal(said):
             raise ContentBlocked("refusal in the chat answer", reason_key="block.policy")
         raise NoImageReturned("TEXT_ONLY", said=tail)

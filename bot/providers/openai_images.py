@@ -25,6 +25,9 @@ from bot.routing import ApiFormat
 log = logging.getLogger(__name__)
 
 LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
+HIGHER_SIZES = ("1K", "2K", "4K")
+# Families with a few fixed pixel sizes: a bigger `size` option asks for their best quality instead.
+_BEST_QUALITY = {"gpt-image": "high", "dall-e-3": "hd"}
 # Relays answer a wrong multipart field name with one of these; the other name is then tried once.
 _WRONG_IMAGE_FIELD = re.compile(
     r"image.{0,20}required|at least one image|no image|missing.{0,20}image|image\[\]", re.I
@@ -46,11 +49,19 @@ def capabilities(model: str) -> Capabilities:
             return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, native_count=True)
         case "gpt-image":
             return Capabilities(
-                COMMON_RATIOS, (), 16, 32000, native_count=True, exact_ratios=("1:1", "3:2", "2:3")
+                COMMON_RATIOS,
+                HIGHER_SIZES,
+                16,
+                32000,
+                native_count=True,
+                exact_ratios=("1:1", "3:2", "2:3"),
+                size_is_quality=True,
             )
         case "dall-e-3":
             # One picture a call and no edits: several pictures come from parallel calls.
-            return Capabilities(COMMON_RATIOS, (), 0, 4000, exact_ratios=("1:1",))
+            return Capabilities(
+                COMMON_RATIOS, HIGHER_SIZES, 0, 4000, exact_ratios=("1:1",), size_is_quality=True
+            )
         case "dall-e-2":
             return Capabilities(("1:1",), (), 1, 1000, native_count=True, blend_images=(1, 1))
         case _:
@@ -100,15 +111,23 @@ def _pixels(ratio: float, long_side: int, *, multiple: int, max_pixels: int | No
     return f"{sides[0]}x{sides[1]}"
 
 
-def generation_body(request: GenerateRequest, count: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": count}
+def request_options(request: GenerateRequest) -> dict[str, str]:
+    """`size`, `quality` and `response_format` for the model's family, from the command options."""
+    options: dict[str, str] = {}
     size = pixel_size(request.model, request.aspect_ratio, request.size)
     if size:
-        body["size"] = size
+        options["size"] = size
+    best = _BEST_QUALITY.get(family(request.model))
+    if best and request.size in ("2K", "4K"):
+        options["quality"] = best
     if family(request.model).startswith("dall-e"):
         # dall-e answers with 60-minute URLs unless asked for base64.
-        body["response_format"] = "b64_json"
-    return body
+        options["response_format"] = "b64_json"
+    return options
+
+
+def generation_body(request: GenerateRequest, count: int) -> dict[str, Any]:
+    return {"model": request.model, "prompt": request.prompt, "n": count, **request_options(request)}
 
 
 def edit_form(request: GenerateRequest, count: int, field: str) -> aiohttp.FormData:
@@ -116,11 +135,8 @@ def edit_form(request: GenerateRequest, count: int, field: str) -> aiohttp.FormD
     form.add_field("model", request.model)
     form.add_field("prompt", request.prompt)
     form.add_field("n", str(count))
-    size = pixel_size(request.model, request.aspect_ratio, request.size)
-    if size:
-        form.add_field("size", size)
-    if family(request.model).startswith("dall-e"):
-        form.add_field("response_format", "b64_json")
+    for name, value in request_options(request).items():
+        form.add_field(name, value)
     for index, image in enumerate(request.images, start=1):
         # Relays reject application/octet-stream: every part carries its real type.
         form.add_field(
@@ -187,7 +203,7 @@ class OpenAIImagesProvider(ImageProvider):
         images += await self.fetch_images(urls)
         if not images:
             raise NoImageReturned("no usable image in data", said="")
-        return GenerationResult(tuple(images), text)
+        return GenerationResult(tuple(images), self.http.redact(text))
 
     async def _edit(self, request: GenerateRequest, count: int) -> HttpResponse:
         url = f"{self.endpoint.base_url}/v1/images/edits"

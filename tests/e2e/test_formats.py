@@ -473,7 +473,7 @@ async def test_models_command_lists_formats_and_abilities(
     )
     assert lines[1] == (
         "• `gpt-image-1` · openai-images · text to picture, up to 16 input pictures, up to 4 per command, "
-        "10 aspect ratios"
+        "sizes 1K/2K/4K, 10 aspect ratios"
     )
     assert lines[5] == (
         "• `midjourney` · midjourney · text to picture, up to 5 input pictures, one 2×2 grid with buttons, "
@@ -482,3 +482,77 @@ async def test_models_command_lists_formats_and_abilities(
     assert discovered["name"] == "Also offered by the image service"
     assert discovered["value"].startswith("• `gemini-3-pro-image-preview` · gemini · ")
     assert "text-embedding" not in json.dumps(embed)
+
+
+async def test_midjourney_progress_is_shown_as_it_moves(
+    start_multi, discord_fake: FakeDiscord, relay: FakeRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogs.render import ProgressReporter
+
+    monkeypatch.setattr(ProgressReporter, "EVERY", 0.0)
+    await start_multi()
+    sent = await imagine(discord_fake, prompt="a koi pond", model="midjourney")
+    final = await wait_result(discord_fake, sent)
+    shown = [
+        c.payload["content"]
+        for c in discord_fake.calls_for(sent.token)
+        if c.method == "PATCH" and not c.files and c.at < final.at
+    ]
+    assert shown == ["⏳ Generating… 0%", "⏳ Generating… 45%", "⏳ Generating… 80%"]
+
+
+async def test_midjourney_remix_confirmation_keeps_the_parents_prompt(
+    start_multi, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.mj_remix = True
+    await start_multi()
+    grid = await wait_result(
+        discord_fake, await imagine(discord_fake, prompt="a koi pond", model="midjourney")
+    )
+    result = await wait_result(discord_fake, await press(discord_fake, grid, "V2"))
+    (confirm,) = relay.calls_to("/mj/submit/modal")
+    assert confirm.body["prompt"] == "", "an empty prompt tells the proxy to keep the parent's"
+    assert result.payload["embeds"][0]["description"] == "V2 on an earlier picture"
+
+
+async def test_parallel_calls_with_one_failure_post_the_rest_and_say_so(
+    start_multi, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_multi()
+    relay.queue("ok", "http_400")
+    final = await wait_result(discord_fake, await imagine(discord_fake, prompt="pears", count=2))
+    assert len(final.files) == 1 and len(relay.generate_calls()) == 2
+    assert final.payload["embeds"][0]["footer"]["text"] == "1 of the 2 pictures could not be made."
+
+
+async def test_size_asks_a_fixed_size_family_for_its_best_quality(
+    start_multi, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_multi()
+    final = await wait_result(
+        discord_fake, await imagine(discord_fake, prompt="x", model="dall-e-3", size="4K")
+    )
+    (call,) = relay.calls_to("/v1/images/generations")
+    assert call.body["quality"] == "hd" and call.body["size"] == "1024x1024"
+    assert final.payload["embeds"][0]["footer"]["text"] == (
+        "dall-e-3 has a few fixed picture sizes, so 4K asked for its best quality instead."
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "model"),
+    [("text_with_key", "gemini-2.5-flash-image"), ("chat_refusal_with_key", "gpt-4o-image")],
+)
+async def test_model_text_that_repeats_the_key_is_masked(
+    start_multi, discord_fake: FakeDiscord, relay: FakeRelay, mode: str, model: str
+) -> None:
+    await start_multi()
+    relay.queue(mode)
+    sent = await imagine(discord_fake, prompt="x", model=model)
+    shown = await discord_fake.wait_for(
+        lambda c: sent.token in c.path and c.method in ("PATCH", "POST") and "/webhooks/" in c.path
+    )
+    text = json.dumps(shown.payload, ensure_ascii=False).replace("\\\\", "")
+    assert "Made with key ***." in text or "Your token *** may not use this model" in text
+    to_discord = json.dumps([c.payload for c in discord_fake.calls if c.payload is not None])
+    assert API_KEY not in to_discord

@@ -115,6 +115,7 @@ class FakeRelay:
         self.mj_tasks: dict[str, MjTask] = {}
         self.model_list: list[str] | None = None  # None: the relay has no /v1/models
         self.models_delay = 0.0
+        self.mj_remix = False  # variations wait for a remix confirmation (trueai with remix on)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -443,6 +444,19 @@ async def _chat_stream(relay: FakeRelay, request: web.Request, body: dict[str, A
     return response
 
 
+async def _chat_refusal_with_key(
+    relay: FakeRelay, request: web.Request, body: dict[str, Any]
+) -> web.Response:
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return _chat(f"Your token {key} may not use this model; here is a description instead.")
+
+
+async def _text_with_key(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    image = {"inlineData": {"mimeType": "image/png", "data": b64(relay.image_for(body))}}
+    return _json(_candidate([{"text": f"Made with key {key}."}, image]))
+
+
 async def _chat_refusal(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     return _chat("I can only describe this scene in words: a quiet harbour at night, boats asleep.")
 
@@ -615,7 +629,10 @@ async def _mj_submit(relay: FakeRelay, request: web.Request, body: dict[str, Any
     if kind == "action" and str(body.get("taskId")) not in relay.mj_tasks:
         return _json({"code": 3, "description": "关联任务不存在或已失效"}, 404)
     task_id = snowflake_id()
-    if kind == "action" and str(body.get("customId", "")).startswith("MJ::CustomZoom::"):
+    custom_id = str(body.get("customId", ""))
+    if kind == "action" and (
+        custom_id.startswith("MJ::CustomZoom::") or (relay.mj_remix and "::variation::" in custom_id)
+    ):
         relay.mj_tasks[task_id] = MjTask(
             {"id": task_id, "action": "ZOOM"}, [{"status": "MODAL", "progress": "0%"}]
         )
@@ -717,6 +734,8 @@ MODES: dict[str, Handler] = {
     "chat_images_field": _chat_images_field,
     "chat_stream": _chat_stream,
     "chat_refusal": _chat_refusal,
+    "chat_refusal_with_key": _chat_refusal_with_key,
+    "text_with_key": _text_with_key,
     "chat_policy": _chat_policy,
     "images_b64": _images_b64,
     "images_url": _images_url,

@@ -5,6 +5,7 @@ import email
 import email.policy
 import io
 import json
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -77,9 +78,9 @@ def test_family(model: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("model", "ratios", "sizes", "inputs", "chars", "native", "exact", "blend"),
     [
-        ("gpt-image-1", COMMON_RATIOS, (), 16, 32000, True, ("1:1", "3:2", "2:3"), (2, 5)),
+        ("gpt-image-1", COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, True, ("1:1", "3:2", "2:3"), (2, 5)),
         ("gpt-image-2", COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, True, (), (2, 5)),
-        ("dall-e-3", COMMON_RATIOS, (), 0, 4000, False, ("1:1",), (2, 5)),
+        ("dall-e-3", COMMON_RATIOS, ("1K", "2K", "4K"), 0, 4000, False, ("1:1",), (2, 5)),
         ("dall-e-2", ("1:1",), (), 1, 1000, True, (), (1, 1)),
         ("seedream-4.0", COMMON_RATIOS, ("1K", "2K", "4K"), 10, 8000, True, (), (2, 5)),
     ],
@@ -647,3 +648,26 @@ def test_rate_limit_that_mentions_billing_is_still_a_rate_limit() -> None:
         )
     )
     assert type(classify_error(429, info)) is UpstreamRateLimited
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "quality"),
+    [
+        ("gpt-image-1", None, None),
+        ("gpt-image-1", "1K", None),
+        ("gpt-image-1", "2K", "high"),
+        ("gpt-image-1.5", "4K", "high"),
+        ("dall-e-3", "4K", "hd"),
+        ("dall-e-3", "1K", None),
+        ("gpt-image-2", "4K", None),
+        ("seedream-4.0", "4K", None),
+    ],
+)
+async def test_bigger_size_asks_fixed_size_families_for_their_best_quality(
+    model: str, size: str | None, quality: str | None
+) -> None:
+    body = generation_body(GenerateRequest("x", model, size=size), 1)
+    assert body.get("quality") == quality
+    form = edit_form(replace(request(model, images=1), size=size), 1, "image")
+    fields = {name: payload for name, _, _, payload in await parts(form)}
+    assert fields.get("quality") == (quality.encode() if quality else None)
