@@ -24,7 +24,7 @@ from bot.tree import BananaTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.models", "cogs.actions")
+EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.models", "cogs.actions")
 
 
 def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -73,7 +73,7 @@ class BananaBot(commands.Bot):
         http = HttpClient(self.session, self.redactor, self.retry_policy)
         await self.db.open()
         directory = ModelDirectory(self.settings, http)
-        self._images = ImageService(self.settings, build_providers(self.settings, http), directory)
+        self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -68,6 +68,8 @@ class Settings:
     overrides: dict[str, ApiTarget] = field(default_factory=dict, repr=False)
     mj_poll_seconds: float = 3.0
     mj_timeout: float = 600.0
+    max_input_bytes: int = 25 * 1024 * 1024
+    input_max_side: int = 2048
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -138,6 +140,8 @@ class _Reader:
         gateway_url = self.url("DISCORD_GATEWAY_URL", ("ws", "wss"))
         mj_poll = self.seconds("MJ_POLL_SECONDS", 3.0, 0.05, 60)
         mj_timeout = self.seconds("MJ_TIMEOUT", 600.0, 10, 3600)
+        max_input_mb = self.number("MAX_INPUT_MB", 25, 1, 500, "a number of megabytes")
+        input_max_side = int(self.number("INPUT_MAX_SIDE", 2048, 256, 8192, "a number of pixels"))
         if self.problems:
             raise ConfigError(self.problems)
         return Settings(
@@ -156,6 +160,8 @@ class _Reader:
             overrides=overrides,
             mj_poll_seconds=mj_poll,
             mj_timeout=mj_timeout,
+            max_input_bytes=int(max_input_mb * 1024 * 1024),
+            input_max_side=input_max_side,
         )
 
     def token(self) -> str:
@@ -225,6 +231,9 @@ class _Reader:
         return self.seconds("REQUEST_TIMEOUT", 180.0, 1, MAX_REQUEST_TIMEOUT)
 
     def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        return self.number(name, default, low, high, "a number of seconds")
+
+    def number(self, name: str, default: float, low: float, high: float, what: str) -> float:
         raw = self.get(name)
         if not raw:
             return default
@@ -233,7 +242,8 @@ class _Reader:
         except ValueError:
             value = -1.0
         if not low <= value <= high:
-            self.problems.append(f"{name} must be a number of seconds from {low:g} to {high:g}, got '{raw}'")
+            self.problems.append(f"{name} must be {what} from {low:g} to {high:g}, got '{raw}'")
+            return default
         return value
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:

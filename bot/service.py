@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from PIL import Image, UnidentifiedImageError
@@ -23,7 +24,9 @@ from bot.errors import (
     UnsupportedOption,
     UpstreamBadResponse,
 )
+from bot.http import HttpClient
 from bot.imaging import FittedImage, fit_to_limit_async
+from bot.inputs import InputLimits, SourceImage, check_declared, load_inputs
 from bot.providers.base import (
     Action,
     Capabilities,
@@ -40,6 +43,10 @@ from bot.routing import ApiFormat, ModelRoute
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
+# What a blend asks for when the member gave no words and the format needs some.
+BLEND_INSTRUCTION = (
+    "Blend these pictures into one coherent new picture that combines their subjects and styles."
+)
 # Discord refuses a message request over 25 MiB whatever the per-file limit; keep room for the JSON.
 MAX_REQUEST_BYTES = 25 * 1024 * 1024 - 256 * 1024
 
@@ -75,11 +82,16 @@ class Delivery:
 
 class ImageService:
     def __init__(
-        self, settings: Settings, providers: dict[ApiFormat, ImageProvider], directory: ModelDirectory
+        self,
+        settings: Settings,
+        providers: dict[ApiFormat, ImageProvider],
+        directory: ModelDirectory,
+        http: HttpClient,
     ) -> None:
         self.settings = settings
         self.providers = providers
         self.directory = directory
+        self.http = http
 
     def route(self, model: str | None) -> tuple[ModelRoute, ImageProvider]:
         name = (model or self.settings.default_model).strip()
@@ -106,23 +118,33 @@ class ImageService:
         size: str | None = None,
         count: int = 1,
         images: tuple[InputImage, ...] = (),
+        sources: Sequence[SourceImage] = (),
     ) -> Plan:
-        """Check a request cheaply against its model, before anything is deferred or spent."""
+        """Check a request cheaply against its model, before anything is deferred or spent.
+
+        Pictures come either prepared (`images`) or still to be fetched (`sources`, see `load`).
+        """
         route, provider = self.route(model)
         caps = provider.capabilities(route.name)
         name = route.name
         prompt = prompt.strip()
-        if not prompt and not (kind is Kind.BLEND and not caps.prompt_required_for_blend):
+        given = len(images) or len(sources)
+        if not prompt and kind is Kind.BLEND:
+            # Formats that need words get a plain instruction; Midjourney's blend takes none.
+            prompt = BLEND_INSTRUCTION if caps.prompt_required_for_blend else ""
+        elif not prompt:
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
             raise PromptTooLong(model=name, limit=str(caps.max_prompt_chars))
-        if images and not caps.max_input_images:
+        if given and not caps.max_input_images:
             raise ImagesNotAccepted(model=name)
         low, high = caps.blend_images
-        if kind is Kind.BLEND and not low <= len(images) <= high:
-            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(len(images)))
-        if len(images) > caps.max_input_images:
-            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(len(images)))
+        if kind is Kind.BLEND and not low <= given <= high:
+            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(given))
+        if given > caps.max_input_images:
+            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(given))
+        for source in sources:
+            check_declared(source, self.settings.max_input_bytes)
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
             allowed = ", ".join(caps.aspect_ratios)
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
@@ -152,6 +174,18 @@ class ImageService:
             kind=kind,
         )
         return Plan(request, route, provider, tuple(notes))
+
+    async def load(self, plan: Plan, sources: Sequence[SourceImage]) -> Plan:
+        """Fetch and prepare a planned request's pictures for its model (after the defer: it is slow)."""
+        if not sources:
+            return plan
+        caps = plan.provider.capabilities(plan.route.name)
+        limits = InputLimits(
+            max_side=self.settings.input_max_side,
+            max_bytes=min(caps.max_image_bytes, caps.max_request_bytes // len(sources)),
+        )
+        images = await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
+        return replace(plan, request=replace(plan.request, images=images))
 
     def plan_imagine(
         self, prompt: str, model: str | None, aspect_ratio: str | None, size: str | None, count: int = 1

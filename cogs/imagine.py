@@ -8,16 +8,13 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.client import BananaBot
-from bot.providers.base import ALL_RATIOS
+from bot.providers.base import ALL_RATIOS, Kind
 from bot.translator import text as _
-from cogs.actions import action_view
-from cogs.render import ProgressReporter, result_message
+from cogs.flow import generate, model_autocomplete
 
 RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in ALL_RATIOS]
 SIZE_CHOICES = [Choice(name=_(f"choice.size.{s}"), value=s) for s in ("1K", "2K", "4K")]
 MAX_PROMPT = 4000
-# Discord drops an autocomplete answer after 3 s; the relay's model list gets at most this long.
-AUTOCOMPLETE_WAIT = 1.5
 
 
 class Imagine(commands.Cog):
@@ -33,6 +30,7 @@ class Imagine(commands.Cog):
         count=_("cmd.imagine.count"),
     )
     @app_commands.choices(aspect_ratio=RATIO_CHOICES, size=SIZE_CHOICES)
+    @app_commands.autocomplete(model=model_autocomplete)
     async def imagine(
         self,
         interaction: discord.Interaction[BananaBot],
@@ -42,24 +40,9 @@ class Imagine(commands.Cog):
         size: str | None = None,
         count: app_commands.Range[int, 1, 4] = 1,
     ) -> None:
-        plan = self.bot.images.plan_imagine(prompt, model, aspect_ratio, size, count)
-        await interaction.response.defer(thinking=True)
-        delivery = await self.bot.images.run(
-            plan,
-            max_file_bytes=interaction.filesize_limit,
-            progress=ProgressReporter(interaction, self.bot.catalog),
+        await generate(
+            interaction, Kind.IMAGINE, prompt, model=model, aspect_ratio=aspect_ratio, size=size, count=count
         )
-        await interaction.edit_original_response(
-            **result_message(delivery, self.bot.catalog, interaction.locale.value, interaction.user),
-            view=await action_view(self.bot, delivery),
-        )
-
-    @imagine.autocomplete("model")
-    async def model_autocomplete(
-        self, interaction: discord.Interaction[BananaBot], current: str
-    ) -> list[Choice[str]]:
-        routes = await self.bot.images.directory.suggestions(current, wait=AUTOCOMPLETE_WAIT)
-        return [Choice(name=r.name, value=r.name) for r in routes[:25]]
 
 
 async def setup(bot: BananaBot) -> None:

@@ -109,6 +109,10 @@ class Capabilities:
     # Non-empty: the model has a few fixed shapes; these ratios are exact, others get the nearest.
     exact_ratios: tuple[str, ...] = ()
     size_is_quality: bool = False  # True: fixed pixel sizes; 2K/4K ask for the best quality instead
+    # Input budgets in raw bytes. The defaults are Gemini's inline limits (7 MB an image, 20 MB a
+    # request, both counted after base64), which also suit the JSON bodies of chat and Midjourney.
+    max_image_bytes: int = 7 * 1024 * 1024 * 3 // 4
+    max_request_bytes: int = 20 * 1024 * 1024 * 3 // 4
 
     def describe(self) -> dict[str, str]:
         return {

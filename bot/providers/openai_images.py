@@ -24,6 +24,9 @@ from bot.routing import ApiFormat
 
 log = logging.getLogger(__name__)
 
+MB = 1024 * 1024
+# Files go as multipart parts, not base64: the API takes up to 50 MB an image.
+_MULTIPART: dict[str, Any] = {"max_image_bytes": 50 * MB, "max_request_bytes": 200 * MB}
 LONG_SIDE = {"1K": 1024, "2K": 2048, "4K": 4096}
 HIGHER_SIZES = ("1K", "2K", "4K")
 # Families with a few fixed pixel sizes: a bigger `size` option asks for their best quality instead.
@@ -46,7 +49,7 @@ def capabilities(model: str) -> Capabilities:
     """Per-family limits from OpenAI's image API reference; relay models get a generous common set."""
     match family(model):
         case "gpt-image-2":
-            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, native_count=True)
+            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 16, 32000, native_count=True, **_MULTIPART)
         case "gpt-image":
             return Capabilities(
                 COMMON_RATIOS,
@@ -56,6 +59,7 @@ def capabilities(model: str) -> Capabilities:
                 native_count=True,
                 exact_ratios=("1:1", "3:2", "2:3"),
                 size_is_quality=True,
+                **_MULTIPART,
             )
         case "dall-e-3":
             # One picture a call and no edits: several pictures come from parallel calls.
@@ -63,9 +67,11 @@ def capabilities(model: str) -> Capabilities:
                 COMMON_RATIOS, HIGHER_SIZES, 0, 4000, exact_ratios=("1:1",), size_is_quality=True
             )
         case "dall-e-2":
-            return Capabilities(("1:1",), (), 1, 1000, native_count=True, blend_images=(1, 1))
+            return Capabilities(
+                ("1:1",), (), 1, 1000, native_count=True, blend_images=(1, 1), max_image_bytes=4 * MB
+            )
         case _:
-            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 10, 8000, native_count=True)
+            return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 10, 8000, native_count=True, **_MULTIPART)
 
 
 def _ratio(ratio: str | None) -> float:

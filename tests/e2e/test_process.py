@@ -19,6 +19,7 @@ from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
 GUILD = "123456789012345678"
+COMMANDS = ["imagine", "edit", "blend", "models", "Edit image", "Blend images"]
 
 
 def environment(discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -108,7 +109,7 @@ async def test_dev_guild_gets_the_commands_at_start(
         process.send_signal(signal.SIGINT)
         code, _, err = await finish(process)
     assert put.path == f"/api/v10/applications/{APP_ID}/guilds/{GUILD}/commands"
-    assert [c["name"] for c in put.payload] == ["imagine", "models"]
+    assert [c["name"] for c in put.payload] == COMMANDS
     assert code == 0, err
 
 
@@ -123,12 +124,14 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     )
     code, out, err = await finish(await spawn(environment(discord_fake, relay, tmp_path), tmp_path, "sync"))
     assert code == 0, err
-    assert out.strip() == "Synced 2 commands to all servers (global): /imagine, /models"
+    assert out.strip() == (
+        "Synced 6 commands to all servers (global): /imagine, /edit, /blend, /models, Edit image, Blend images"
+    )
     assert not discord_fake.identified.is_set(), "sync must not connect to the gateway"
     (put,) = [c for c in discord_fake.calls if c.method == "PUT"]
     assert put.path == f"/api/v10/applications/{APP_ID}/commands"
-    command, models = put.payload
-    assert models["name"] == "models"
+    command, *others = put.payload
+    assert [c["name"] for c in others] == COMMANDS[1:]
     assert command["name"] == "imagine"
     assert command["description"] == "Make a picture from a text prompt"
     assert command["description_localizations"] == {"zh-CN": "用文字生成图片"}
@@ -153,8 +156,8 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     [
         (
             ("--guild", GUILD),
-            ["imagine", "models"],
-            f"Synced 2 commands to server {GUILD}: /imagine, /models",
+            COMMANDS,
+            f"Synced 6 commands to server {GUILD}: /imagine, /edit, /blend, /models, Edit image, Blend images",
         ),
         (("--guild", GUILD, "--clear"), [], f"Synced 0 commands to server {GUILD}: none"),
     ],

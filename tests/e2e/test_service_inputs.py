@@ -42,7 +42,7 @@ async def service(relay: FakeRelay, tmp_path: Path) -> AsyncIterator[ImageServic
     )
     async with aiohttp.ClientSession() as session:
         http = HttpClient(session, Redactor(settings.secrets), FAST_RETRIES)
-        yield ImageService(settings, build_providers(settings, http), ModelDirectory(settings, http))
+        yield ImageService(settings, build_providers(settings, http), ModelDirectory(settings, http), http)
 
 
 def inputs(count: int) -> tuple[InputImage, ...]:

@@ -281,7 +281,77 @@ class FakeDiscord:
         return payload
 
     def slash(self, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        data = {"id": snowflake(), "name": name, "type": 1, "options": _options(options or {})}
+        """A slash command; attachment options are given as `attachment(...)` dicts."""
+        data: dict[str, Any] = {
+            "id": snowflake(),
+            "name": name,
+            "type": 1,
+            "options": _options(options or {}),
+        }
+        files = {v["id"]: v for v in (options or {}).values() if isinstance(v, dict)}
+        if files:
+            data["resolved"] = {"attachments": files}
+        return self.interaction(2, data, **kwargs)
+
+    def attachment(
+        self, filename: str, data: bytes, content_type: str | None = "image/png", size: int | None = None
+    ) -> dict[str, Any]:
+        """An uploaded file as Discord describes it; its URL serves `data` from the fake CDN."""
+        attachment_id = snowflake()
+        url = self.add_cdn_file(
+            f"{attachment_id}-{filename}", data, content_type or "application/octet-stream"
+        )
+        described: dict[str, Any] = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": f"{url}?ex=6a1b2c3d&is=6a1a0000&hm=abcdef",
+            "proxy_url": url,
+        }
+        if content_type:
+            described["content_type"] = content_type
+        return described
+
+    def message(
+        self,
+        content: str = "",
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        author: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A channel message as Discord sends it (for context menus and MESSAGE_CREATE)."""
+        return {
+            "id": snowflake(),
+            "channel_id": CHANNEL_ID,
+            "guild_id": GUILD_ID,
+            "type": 0,
+            "content": content,
+            "author": author or user(),
+            "attachments": attachments or [],
+            "embeds": embeds or [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": 0,
+            "components": [],
+            **extra,
+        }
+
+    def message_menu(self, name: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A message context menu used on `message`."""
+        data = {
+            "id": snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: message}},
+        }
         return self.interaction(2, data, **kwargs)
 
     def autocomplete(self, name: str, options: dict[str, Any], focused: str, **kwargs: Any) -> dict[str, Any]:
@@ -390,7 +460,8 @@ class FakeDiscord:
         await asyncio.sleep(self.sync_delay)
         scope = request.match_info.get("gid", "global")
         echoed = [
-            {**cmd, "id": snowflake(), "application_id": APP_ID, "version": snowflake()}
+            # Discord answers context menus with an empty description.
+            {"description": "", **cmd, "id": snowflake(), "application_id": APP_ID, "version": snowflake()}
             | ({"guild_id": scope} if scope != "global" else {})
             for cmd in payload
         ]
@@ -398,6 +469,7 @@ class FakeDiscord:
         return _json(echoed)
 
     async def _cdn(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
         name = request.match_info["name"]
         if name not in self.cdn:
             return web.Response(status=404)
@@ -467,4 +539,9 @@ class FakeDiscord:
 
 def _options(options: dict[str, Any]) -> list[dict[str, Any]]:
     kinds = {str: 3, bool: 5, int: 4, float: 10}
-    return [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]
+    return [
+        {"name": k, "type": 11, "value": v["id"]}
+        if isinstance(v, dict)
+        else {"name": k, "type": kinds[type(v)], "value": v}
+        for k, v in options.items()
+    ]

@@ -6,6 +6,9 @@ import re
 import subprocess
 import sys
 
+import discord
+from discord import app_commands
+
 from bot.client import EXTENSIONS, BananaBot
 from bot.config import Settings
 
@@ -34,8 +37,20 @@ async def test_every_command_payload_is_valid() -> None:
         for extension in EXTENSIONS:
             await bot.load_extension(extension)
         commands = bot.tree.get_commands()
-        assert {c.name for c in commands} == {"imagine", "models"}
-        for command in commands:
+        assert {c.name for c in commands} == {
+            "imagine",
+            "edit",
+            "blend",
+            "models",
+            "Edit image",
+            "Blend images",
+        }
+        menus = [c for c in commands if not isinstance(c, app_commands.Command)]
+        assert [(m.name, m.type) for m in menus] == [
+            ("Edit image", discord.AppCommandType.message),
+            ("Blend images", discord.AppCommandType.message),
+        ]
+        for command in [c for c in commands if isinstance(c, app_commands.Command)]:
             payload = command.to_dict(bot.tree)
             assert (
                 re.fullmatch(r"[-_\w]{1,32}", payload["name"]) and payload["name"] == payload["name"].lower()

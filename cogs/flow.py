@@ -1,0 +1,82 @@
+"""The one way every command answers: check, defer, fetch the pictures, generate, show the result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
+
+import discord
+
+from bot.client import BananaBot
+from bot.errors import NoPictures
+from bot.inputs import SourceImage
+from bot.providers.base import Kind
+from cogs.actions import action_view
+from cogs.render import ProgressReporter, result_message
+
+_IMAGE_NAME = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
+
+
+async def generate(
+    interaction: discord.Interaction[BananaBot],
+    kind: Kind,
+    prompt: str,
+    *,
+    model: str | None = None,
+    aspect_ratio: str | None = None,
+    size: str | None = None,
+    count: int = 1,
+    sources: Sequence[SourceImage] = (),
+) -> None:
+    """Run one request for a member; errors go to the tree's handler, which answers privately."""
+    bot = interaction.client
+    service = bot.images
+    plan = service.plan(
+        kind, prompt, model=model, aspect_ratio=aspect_ratio, size=size, count=count, sources=sources
+    )
+    await interaction.response.defer(thinking=True)
+    plan = await service.load(plan, sources)
+    delivery = await service.run(
+        plan, max_file_bytes=interaction.filesize_limit, progress=ProgressReporter(interaction, bot.catalog)
+    )
+    await interaction.edit_original_response(
+        **result_message(delivery, bot.catalog, interaction.locale.value, interaction.user),
+        view=await action_view(bot, delivery),
+    )
+
+
+def attachment_source(attachment: discord.Attachment) -> SourceImage:
+    return SourceImage(attachment.filename, attachment.url, attachment.content_type, attachment.size)
+
+
+def message_sources(message: discord.Message) -> list[SourceImage]:
+    """The pictures a message carries: its image attachments, then its embeds' pictures."""
+    sources = [
+        attachment_source(a)
+        for a in message.attachments
+        if (a.content_type or "").startswith("image/") or a.filename.lower().endswith(_IMAGE_NAME)
+    ]
+    seen = {s.url for s in sources}
+    for embed in message.embeds:
+        for url in (embed.image.url, embed.thumbnail.url):
+            if url and url.startswith(("http://", "https://")) and url not in seen:
+                seen.add(url)
+                name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "image"
+                sources.append(SourceImage(name, url))
+    return sources
+
+
+def require_pictures(sources: Sequence[SourceImage]) -> None:
+    if not sources:
+        raise NoPictures()
+
+
+# Discord drops an autocomplete answer after 3 s; the relay's model list gets at most this long.
+AUTOCOMPLETE_WAIT = 1.5
+
+
+async def model_autocomplete(
+    interaction: discord.Interaction[BananaBot], current: str
+) -> list[discord.app_commands.Choice[str]]:
+    routes = await interaction.client.images.directory.suggestions(current, wait=AUTOCOMPLETE_WAIT)
+    return [discord.app_commands.Choice(name=r.name, value=r.name) for r in routes[:25]]
