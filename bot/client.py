@@ -24,7 +24,7 @@ from bot.tree import BananaTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.models", "cogs.actions")
+EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.mentions", "cogs.models", "cogs.actions")
 
 
 def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -82,6 +82,11 @@ class BananaBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("Synced %d commands to the development server %s", len(synced), guild.id)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # There are no prefix commands: mentions are handled by the Mentions cog's listener, and
+        # letting commands.Bot parse them would log every "@bot draw a cat" as an unknown command.
+        return
 
     async def on_ready(self) -> None:
         assert self.user is not None

@@ -187,11 +187,6 @@ class ImageService:
         images = await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
         return replace(plan, request=replace(plan.request, images=images))
 
-    def plan_imagine(
-        self, prompt: str, model: str | None, aspect_ratio: str | None, size: str | None, count: int = 1
-    ) -> Plan:
-        return self.plan(Kind.IMAGINE, prompt, model=model, aspect_ratio=aspect_ratio, size=size, count=count)
-
     async def run(
         self, plan: Plan, *, max_file_bytes: int, progress: ProgressCallback | None = None
     ) -> Delivery:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import BotError, UpstreamError, render_error
+from bot.i18n import Catalog
 
 if TYPE_CHECKING:
     from bot.client import BananaBot
@@ -27,9 +28,11 @@ class BananaTree(app_commands.CommandTree["BananaBot"]):
 
 
 def message_for(error: BaseException, interaction: discord.Interaction[BananaBot]) -> str:
+    return error_text(error, interaction.client.catalog, interaction.locale.value)
+
+
+def error_text(error: BaseException, catalog: Catalog, locale: str) -> str:
     """The one place an error becomes the sentence a member reads."""
-    catalog = interaction.client.catalog
-    locale = interaction.locale.value
     if isinstance(error, BotError):
         return render_error(error, catalog, locale)
     if isinstance(error, app_commands.CommandOnCooldown):
@@ -44,13 +47,16 @@ def message_for(error: BaseException, interaction: discord.Interaction[BananaBot
 
 async def report_error(interaction: discord.Interaction[BananaBot], error: BaseException) -> None:
     """Log an error at the right level and tell the member privately, for commands and components."""
-    what = _describe(interaction)
+    log_error(_describe(interaction), error)
+    await reply_privately(interaction, message_for(error, interaction))
+
+
+def log_error(what: str, error: BaseException) -> None:
     if isinstance(error, BotError):
         level = logging.WARNING if isinstance(error, UpstreamError) else logging.INFO
         log.log(level, "%s ended in %s: %s", what, type(error).__name__, error)
     elif not isinstance(error, app_commands.AppCommandError):
         log.error("%s failed unexpectedly", what, exc_info=error)
-    await reply_privately(interaction, message_for(error, interaction))
 
 
 def _describe(interaction: discord.Interaction) -> str:

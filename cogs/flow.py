@@ -56,6 +56,9 @@ def message_sources(message: discord.Message) -> list[SourceImage]:
         for a in message.attachments
         if (a.content_type or "").startswith("image/") or a.filename.lower().endswith(_IMAGE_NAME)
     ]
+    if not sources:
+        # Nothing looks like a picture: take the files anyway, so the member learns why each is unusable.
+        sources = [attachment_source(a) for a in message.attachments]
     seen = {s.url for s in sources}
     for embed in message.embeds:
         for url in (embed.image.url, embed.thumbnail.url):

@@ -115,6 +115,9 @@ class FakeDiscord:
         r.add_delete("/api/v10/webhooks/{app}/{token}/messages/{mid}", self._delete_message)
         r.add_put("/api/v10/applications/{app}/commands", self._bulk_overwrite)
         r.add_put("/api/v10/applications/{app}/guilds/{gid}/commands", self._bulk_overwrite)
+        r.add_post("/api/v10/channels/{cid}/messages", self._channel_send)
+        r.add_post("/api/v10/channels/{cid}/typing", self._typing)
+        r.add_get("/api/v10/channels/{cid}/messages/{mid}", self._channel_message)
         r.add_get("/cdn/{name}", self._cdn)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self.calls: list[Call] = []
@@ -129,6 +132,9 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self.reject_token: str | None = None
         self.sync_delay = 0.0
+        # Messages members posted, by id, for GET /channels/{cid}/messages/{mid}.
+        self.channel_messages: dict[str, dict[str, Any]] = {}
+        self.bot_posts: list[dict[str, Any]] = []  # what the bot posted in channels, as Discord stored it
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -467,6 +473,31 @@ class FakeDiscord:
         ]
         self.commands[scope] = echoed
         return _json(echoed)
+
+    async def _channel_send(self, request: web.Request) -> web.Response:
+        payload, files = await read_body(request)
+        await self._record(
+            Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
+        )
+        message = self._store(f"channel:{request.match_info['cid']}", payload, files)
+        message["type"] = 19 if payload.get("message_reference") else 0
+        self.channel_messages[message["id"]] = message
+        self.bot_posts.append(message)
+        return _json(message)
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        await self._record(Call("POST", request.path, dict(request.query), dict(request.headers), None))
+        return web.Response(status=204)
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
+        message = self.channel_messages.get(request.match_info["mid"])
+        return _json(message) if message else _json({"message": "Unknown Message", "code": 10008}, 404)
+
+    async def send_message(self, message: dict[str, Any]) -> None:
+        """A member posts `message` in the channel (MESSAGE_CREATE)."""
+        self.channel_messages[message["id"]] = message
+        await self.dispatch("MESSAGE_CREATE", message)
 
     async def _cdn(self, request: web.Request) -> web.Response:
         await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))

@@ -1,0 +1,85 @@
+"""Mentioning the bot: "@bananabot make it night" on a message with pictures, or in reply to one.
+
+Works without the privileged message-content intent: Discord still sends the content, attachments
+and replied-to message of messages that mention the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord.ext import commands
+
+from bot.client import BananaBot
+from bot.i18n import FALLBACK_LOCALE
+from bot.inputs import SourceImage
+from bot.providers.base import Kind
+from bot.tree import error_text, log_error
+from cogs.actions import action_view
+from cogs.flow import message_sources
+from cogs.render import result_message
+
+log = logging.getLogger(__name__)
+
+
+class Mentions(commands.Cog):
+    def __init__(self, bot: BananaBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or me not in message.mentions:
+            return
+        locale = message.guild.preferred_locale.value if message.guild else FALLBACK_LOCALE
+        try:
+            await self._run(message, me, locale)
+        except Exception as exc:
+            log_error("mention", exc)
+            try:
+                await message.reply(error_text(exc, self.bot.catalog, locale), mention_author=False)
+            except discord.HTTPException as send_error:
+                log.warning("Could not answer a mention (%s %s)", send_error.status, send_error.code)
+
+    async def _run(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
+        prompt = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
+        sources = await self._pictures(message, me)
+        kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
+        service = self.bot.images
+        plan = service.plan(kind, prompt, sources=sources)
+        async with message.channel.typing():
+            plan = await service.load(plan, sources)
+            limit = (
+                message.guild.filesize_limit if message.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+            )
+            delivery = await service.run(plan, max_file_bytes=limit)
+        shown = result_message(delivery, self.bot.catalog, locale, message.author)
+        await message.reply(
+            embed=shown["embed"],
+            files=shown["attachments"],
+            view=await action_view(self.bot, delivery),
+            mention_author=False,
+        )
+
+    async def _pictures(self, message: discord.Message, me: discord.ClientUser) -> list[SourceImage]:
+        """The message's own pictures; a reply adds the replied-to message's (a reply to one of the
+        bot's results puts that result first, so the edit continues from it)."""
+        own = message_sources(message)
+        if message.reference is None or message.reference.message_id is None:
+            return own
+        replied = message.reference.resolved
+        if not isinstance(replied, discord.Message):
+            try:
+                replied = await message.channel.fetch_message(message.reference.message_id)
+            except discord.HTTPException:
+                return own
+        theirs = message_sources(replied)
+        if replied.author.id == me.id:
+            return theirs[:1] + own
+        return own + theirs
+
+
+async def setup(bot: BananaBot) -> None:
+    await bot.add_cog(Mentions(bot))

@@ -1,0 +1,183 @@
+"""Mentioning the bot on, or in reply to, messages with pictures (no message-content intent)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes import pictures
+from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, Call, FakeDiscord
+from tests.fakes.relay import FakeRelay, png
+
+MENTION = f"<@{APP_ID}>"
+
+
+def post(discord_fake: FakeDiscord, content: str, **extra: Any) -> dict[str, Any]:
+    mentions = [BOT_USER] if MENTION in content or extra.pop("ping", False) else []
+    return discord_fake.message(content, mentions=mentions, **extra)
+
+
+async def reply_to(discord_fake: FakeDiscord, message: dict[str, Any], timeout: float = 10.0) -> Call:
+    await discord_fake.send_message(message)
+    return await discord_fake.wait_for(
+        lambda c: (
+            c.method == "POST"
+            and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages"
+            and str((c.payload.get("message_reference") or {}).get("message_id")) == message["id"]
+        ),
+        timeout,
+    )
+
+
+def sent_pictures(relay: FakeRelay, index: int = 0) -> list[Image.Image]:
+    parts = relay.generate_calls()[index].body["contents"][0]["parts"]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(p["inline_data"]["data"])))
+        for p in parts
+        if "inline_data" in p
+    ]
+
+
+def prompt_sent(relay: FakeRelay, index: int = 0) -> str:
+    return relay.generate_calls()[index].body["contents"][0]["parts"][0]["text"]
+
+
+async def test_mention_with_a_picture_edits_it_and_replies_without_pinging(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    message = post(
+        discord_fake,
+        f"{MENTION} make it night",
+        attachments=[discord_fake.attachment("street.jpg", pictures.camera_jpeg(800, 600), "image/jpeg")],
+    )
+    answer = await reply_to(discord_fake, message)
+
+    assert prompt_sent(relay) == "make it night"
+    assert [p.size for p in sent_pictures(relay)] == [(800, 600)]
+    assert answer.payload["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert str(answer.payload["message_reference"]["message_id"]) == message["id"]
+    assert answer.payload["embeds"][0]["description"] == "make it night"
+    assert Image.open(io.BytesIO(answer.files[0].data)).format == "PNG"
+    assert [c for c in discord_fake.calls if c.path.endswith("/typing")], "members see the bot typing"
+
+
+async def test_mention_with_several_pictures_blends_them(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(default_model="gemini-3-pro-image-preview")
+    files = [discord_fake.attachment(f"{i}.png", png(30 + i, 30)) for i in range(3)]
+    await reply_to(discord_fake, post(discord_fake, f"{MENTION} as one poster", attachments=files))
+    assert prompt_sent(relay) == "as one poster"
+    assert [p.size[0] for p in sent_pictures(relay)] == [30, 31, 32]
+
+
+async def test_mention_without_pictures_imagines(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    answer = await reply_to(discord_fake, post(discord_fake, f"{MENTION} a paper boat in the rain"))
+    assert prompt_sent(relay) == "a paper boat in the rain" and not sent_pictures(relay)
+    assert answer.files
+
+
+async def test_reply_to_a_message_with_a_picture_edits_that_picture(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    original = discord_fake.message("my cat", attachments=[discord_fake.attachment("cat.png", png(70, 50))])
+    discord_fake.channel_messages[original["id"]] = original
+    reply = post(
+        discord_fake,
+        f"{MENTION} give the cat a crown",
+        message_reference={"message_id": original["id"], "channel_id": CHANNEL_ID},
+        referenced_message=original,
+    )
+    await reply_to(discord_fake, reply)
+    assert [p.size for p in sent_pictures(relay)] == [(70, 50)]
+    assert prompt_sent(relay) == "give the cat a crown"
+
+
+async def test_reply_whose_target_is_not_included_fetches_it(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    original = discord_fake.message("", attachments=[discord_fake.attachment("cat.png", png(70, 50))])
+    discord_fake.channel_messages[original["id"]] = original
+    reply = post(
+        discord_fake,
+        f"{MENTION} sepia",
+        message_reference={"message_id": original["id"], "channel_id": CHANNEL_ID},
+    )
+    await reply_to(discord_fake, reply)
+    assert [p.size for p in sent_pictures(relay)] == [(70, 50)]
+    assert [
+        c for c in discord_fake.calls if c.path == f"/api/v10/channels/{CHANNEL_ID}/messages/{original['id']}"
+    ]
+
+
+async def test_replying_to_the_bots_result_continues_the_edit(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    await reply_to(discord_fake, post(discord_fake, f"{MENTION} a red barn"))
+    (bot_message,) = discord_fake.bot_posts
+    assert bot_message["author"]["id"] == APP_ID and bot_message["attachments"]
+    # A reply with the ping on mentions the bot without any <@id> in the text.
+    reply = post(
+        discord_fake,
+        "now in winter",
+        ping=True,
+        message_reference={"message_id": bot_message["id"], "channel_id": CHANNEL_ID},
+        referenced_message=bot_message,
+        attachments=[discord_fake.attachment("snow.png", png(20, 20))],
+    )
+    await reply_to(discord_fake, reply)
+    assert prompt_sent(relay, 1) == "now in winter"
+    assert [p.size for p in sent_pictures(relay, 1)] == [(128, 128), (20, 20)], "the bot's picture first"
+
+
+async def test_a_broken_picture_gets_an_answer_that_names_it(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    message = post(
+        discord_fake, f"{MENTION} fix", attachments=[discord_fake.attachment("doc.pdf", pictures.pdf(), None)]
+    )
+    answer = await reply_to(discord_fake, message)
+    assert answer.payload["content"] == (
+        "doc.pdf can't be used: it is a PDF document, not a picture. Take a screenshot of the page instead."
+    )
+    assert not answer.files and not relay.calls
+
+
+async def test_a_picture_without_words_asks_for_them(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    message = post(discord_fake, MENTION, attachments=[discord_fake.attachment("a.png", png())])
+    answer = await reply_to(discord_fake, message)
+    assert answer.payload["content"].startswith("Your prompt is empty.")
+
+
+async def test_messages_that_do_not_mention_the_bot_or_come_from_bots_are_ignored(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    await discord_fake.send_message(discord_fake.message("a cat please"))
+    other_bot = {
+        "id": "100000000000000099",
+        "username": "otherbot",
+        "discriminator": "0",
+        "avatar": None,
+        "bot": True,
+    }
+    await discord_fake.send_message(post(discord_fake, f"{MENTION} a cat", author=other_bot))
+    # A message after them that is answered shows both were seen and passed over.
+    await reply_to(discord_fake, post(discord_fake, f"{MENTION} a dog"))
+    assert [prompt_sent(relay, i) for i in range(len(relay.generate_calls()))] == ["a dog"]
+    await asyncio.sleep(0)
