@@ -246,6 +246,11 @@ def test_gemini_auth_default_follows_the_gemini_override() -> None:
         ({"OPENAI_BASE_URL": "https://x.example/v1?key=abc"}, "OPENAI_BASE_URL must not carry a query"),
         ({"MJ_POLL_SECONDS": "0"}, "MJ_POLL_SECONDS must be a number of seconds from 0.05 to 60"),
         ({"MJ_TIMEOUT": "forever"}, "MJ_TIMEOUT must be a number of seconds from 10 to 3600"),
+        ({"MAX_INPUT_MB": "0"}, "MAX_INPUT_MB must be a number of megabytes from 1 to 500, got '0'"),
+        (
+            {"INPUT_MAX_SIDE": "huge"},
+            "INPUT_MAX_SIDE must be a number of pixels from 256 to 8192, got 'huge'",
+        ),
         ({"MODELS": "sdxl"}, "MODELS: cannot tell the format of 'sdxl' from its name; write it as sdxl="),
         ({"MODELS": "sdxl=comfy"}, "MODELS: 'comfy' in 'sdxl=comfy' is not a format"),
     ],
@@ -253,3 +258,9 @@ def test_gemini_auth_default_follows_the_gemini_override() -> None:
 def test_format_settings_problems(env: dict[str, str], expected: str) -> None:
     (found,) = problems({**GOOD, **env})
     assert found.startswith(expected)
+
+
+def test_picture_settings() -> None:
+    s = load({**GOOD, "MAX_INPUT_MB": "8", "INPUT_MAX_SIDE": "1536"})
+    assert (s.max_input_bytes, s.input_max_side) == (8 * 1024 * 1024, 1536)
+    assert (load(GOOD).max_input_bytes, load(GOOD).input_max_side) == (25 * 1024 * 1024, 2048)
