@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bot.errors import OutputTooLarge
 
@@ -91,7 +91,8 @@ def fit_to_limit(data: bytes, limit: int) -> FittedImage:
         if len(data) <= limit:
             return FittedImage(data, mime, img.width, img.height)
         img.seek(0)
-        frame = img.convert("RGBA" if _has_alpha(img) else "RGB")
+        # Re-encoding drops EXIF, so an orientation tag must be applied to the pixels first.
+        frame = ImageOps.exif_transpose(img).convert("RGBA" if _has_alpha(img) else "RGB")
     # Lossless WebP saves a quarter to a third of a PNG at best, and costs ~0.1 s a megapixel.
     try_lossless = len(data) <= limit * 1.5 and frame.width * frame.height <= LOSSLESS_MAX_PIXELS
     for scale in (1.0, 0.75, 0.5, 0.35, 0.25):

@@ -84,7 +84,13 @@ async def load_inputs(
         data = await fetch(http, source, max_download)
         return await run_in_pool(prepare, data, source.name, limits)
 
-    return tuple(await asyncio.gather(*(one(s) for s in sources)))
+    try:
+        # A TaskGroup stops the other downloads as soon as one picture turns out unusable.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(s)) for s in sources]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return tuple(task.result() for task in tasks)
 
 
 def prepare(data: bytes, name: str, limits: InputLimits) -> InputImage:
@@ -126,14 +132,22 @@ def _decode(img: Image.Image, max_side: int) -> Image.Image:
 def _normalise_mode(img: Image.Image) -> Image.Image:
     """8-bit L, RGB or RGBA; alpha only where some pixel uses it."""
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit greyscale: scale to 8 bits (a plain convert would clip everything above 255 to white).
-        high = 65535 if mode.startswith("I;16") or (img.getextrema()[1] or 0) > 255 else 255  # type: ignore[index]
-        return img.convert("I").point(lambda v: v * (255 / high)).convert("L")
-    if mode == "F":
-        return img.convert("L")
+    if mode.startswith("I") or mode == "F":
+        # Deep greyscale: scale to 8 bits (a plain convert clips everything above 255 to white).
+        # 16-bit files use their whole range; 32-bit and float ones say theirs only by their values.
+        work = img if mode == "F" else img.convert("I")
+        high = float(work.getextrema()[1] or 0)  # type: ignore[index]
+        if mode.startswith("I;16"):
+            top = 65535.0
+        elif mode == "F" and high <= 1.0:
+            top = 1.0
+        else:
+            top = max(high, 255.0)
+        return work.point(lambda v: v * (255 / top)).convert("L")
     if mode == "1":
         return img.convert("L")
+    if mode in ("L", "RGB") and "transparency" in img.info:
+        img = img.convert("RGBA")  # a tRNS colour key: transparency without an alpha channel
     if mode in ("P", "PA"):
         img = img.convert("RGBA" if _palette_has_alpha(img) else "RGB")
     elif mode in ("LA", "La", "RGBa", "RGBA"):

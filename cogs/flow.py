@@ -61,8 +61,9 @@ def message_sources(message: discord.Message) -> list[SourceImage]:
         sources = [attachment_source(a) for a in message.attachments]
     seen = {s.url for s in sources}
     for embed in message.embeds:
-        for url in (embed.image.url, embed.thumbnail.url):
-            if url and url.startswith(("http://", "https://")) and url not in seen:
+        # Discord's media proxy copy, never the link's own server: members choose those.
+        for url in (embed.image.proxy_url, embed.thumbnail.proxy_url):
+            if url and url.startswith(("https://", "http://")) and url not in seen:
                 seen.add(url)
                 name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "image"
                 sources.append(SourceImage(name, url))

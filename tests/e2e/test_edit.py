@@ -273,7 +273,15 @@ async def test_edit_image_menu_asks_for_a_prompt_then_edits(
             discord_fake.attachment("notes.txt", b"hello", "text/plain"),
             discord_fake.attachment("dog.png", png(32, 32, (0, 0, 255))),
         ],
-        embeds=[{"type": "image", "image": {"url": discord_fake.add_cdn_file("linked.png", png(16, 16))}}],
+        embeds=[
+            {
+                "type": "image",
+                "image": {
+                    "url": "http://members-own-server.invalid/linked.png",
+                    "proxy_url": discord_fake.add_cdn_file("linked.png", png(16, 16)),
+                },
+            }
+        ],
     )
     _, modal = await open_menu(discord_fake, "Edit image", message)
     assert modal.payload["type"] == 9 and modal.payload["data"]["title"] == "Edit image"

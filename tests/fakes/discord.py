@@ -328,26 +328,14 @@ class FakeDiscord:
         **extra: Any,
     ) -> dict[str, Any]:
         """A channel message as Discord sends it (for context menus and MESSAGE_CREATE)."""
-        return {
-            "id": snowflake(),
-            "channel_id": CHANNEL_ID,
-            "guild_id": GUILD_ID,
-            "type": 0,
-            "content": content,
-            "author": author or user(),
-            "attachments": attachments or [],
-            "embeds": embeds or [],
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": "2026-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "flags": 0,
-            "components": [],
+        return message_object(
+            content=content,
+            author=author or user(),
+            attachments=attachments or [],
+            embeds=embeds or [],
+            guild_id=GUILD_ID,
             **extra,
-        }
+        )
 
     def message_menu(self, name: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """A message context menu used on `message`."""
@@ -524,24 +512,11 @@ class FakeDiscord:
     def _store(
         self, token: str, payload: dict[str, Any], files: list[Upload], *, loading: bool = False
     ) -> dict[str, Any]:
-        message = {
-            "id": snowflake(),
-            "type": 20,
-            "channel_id": CHANNEL_ID,
-            "author": BOT_USER,
-            "content": "",
-            "embeds": [],
-            "attachments": [],
-            "components": [],
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": "2026-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "flags": (128 if loading else 0) | ((payload or {}).get("flags", 0) & 64),
-        }
+        message = message_object(
+            type=20,
+            author=BOT_USER,
+            flags=(128 if loading else 0) | ((payload or {}).get("flags", 0) & 64),
+        )
         message.update(self._message_fields(payload or {}, files))
         self.messages.setdefault(token, {})[message["id"]] = message
         return message
@@ -566,6 +541,29 @@ class FakeDiscord:
                 for upload in files
             ]
         return fields
+
+
+def message_object(**fields: Any) -> dict[str, Any]:
+    """A message with every field discord.py reads, overridden by `fields`."""
+    return {
+        "id": snowflake(),
+        "type": 0,
+        "channel_id": CHANNEL_ID,
+        "author": user(),
+        "content": "",
+        "embeds": [],
+        "attachments": [],
+        "components": [],
+        "mentions": [],
+        "mention_roles": [],
+        "mention_everyone": False,
+        "pinned": False,
+        "tts": False,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "flags": 0,
+        **fields,
+    }
 
 
 def _options(options: dict[str, Any]) -> list[dict[str, Any]]:

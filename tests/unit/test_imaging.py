@@ -79,3 +79,20 @@ def _png_header_only(width: int, height: int) -> bytes:
 def test_pixel_bomb_is_refused_before_decoding() -> None:
     with pytest.raises(OutputTooLarge):
         fit_to_limit(_png_header_only(30_000, 30_000), 10 * 2**20)
+
+
+def test_a_result_with_an_orientation_tag_is_turned_before_reencoding() -> None:
+    img = Image.frombytes(
+        "RGB", (400, 200), bytes(range(256)) * (400 * 200 * 3 // 256) + bytes(400 * 200 * 3 % 256)
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode_with(img, "JPEG", exif=exif.tobytes(), quality=100)
+    fitted = fit_to_limit(data, len(data) - 1)
+    assert (fitted.width, fitted.height) == (200, 400)
+
+
+def encode_with(img: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **options)
+    return buffer.getvalue()

@@ -198,3 +198,25 @@ def test_base64_is_computed_once() -> None:
     prepared = prepare(pictures.cmyk_jpeg(), "a.jpg", LIMITS)
     assert prepared.b64 is prepared.b64
     assert prepared.data_url() == f"data:image/jpeg;base64,{prepared.b64}"
+
+
+def test_colour_key_transparency_without_an_alpha_channel_is_kept() -> None:
+    img = Image.new("L", (20, 10), 200)
+    img.paste(0, (0, 0, 10, 10))
+    prepared = prepare(pictures.encode(img, "PNG", transparency=0), "key.png", LIMITS)
+    out = opened(prepared.data)
+    assert (prepared.mime, out.mode) == ("image/png", "RGBA")
+    assert out.getpixel((2, 2))[3] == 0 and out.getpixel((15, 5)) == (200, 200, 200, 255)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("img", "expected"),
+    [
+        (Image.new("F", (64, 64), 0.5), 127),
+        (Image.new("I", (64, 64), 500), 127),
+    ],
+)
+def test_float_and_32_bit_greyscale_use_their_own_range(img: Image.Image, expected: int) -> None:
+    img.putpixel((0, 0), 1.0 if img.mode == "F" else 1000)
+    out = opened(prepare(pictures.encode(img, "TIFF"), "deep.tif", LIMITS).data)
+    assert out.mode == "L" and abs(out.getpixel((40, 40)) - expected) <= 3  # type: ignore[operator]
