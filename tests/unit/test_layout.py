@@ -14,14 +14,17 @@ from bot.config import Settings
 
 CORE = [
     "bot.config",
+    "bot.directory",
     "bot.errors",
     "bot.http",
     "bot.i18n",
     "bot.imaging",
+    "bot.inputs",
     "bot.providers",
     "bot.redact",
     "bot.routing",
     "bot.service",
+    "bot.storage",
 ]
 
 
