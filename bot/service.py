@@ -128,7 +128,6 @@ class ImageService:
         caps = provider.capabilities(route.name)
         name = route.name
         prompt = prompt.strip()
-        given = len(images) or len(sources)
         if not prompt and kind is Kind.BLEND:
             # Formats that need words get a plain instruction; Midjourney's blend takes none.
             prompt = BLEND_INSTRUCTION if caps.prompt_required_for_blend else ""
@@ -136,15 +135,7 @@ class ImageService:
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
             raise PromptTooLong(model=name, limit=str(caps.max_prompt_chars))
-        if given and not caps.max_input_images:
-            raise ImagesNotAccepted(model=name)
-        low, high = caps.blend_images
-        if kind is Kind.BLEND and not low <= given <= high:
-            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(given))
-        if given > caps.max_input_images:
-            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(given))
-        for source in sources:
-            check_declared(source, self.settings.max_input_bytes)
+        self._check_pictures(kind, name, caps, len(images) or len(sources), sources)
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
             allowed = ", ".join(caps.aspect_ratios)
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
@@ -174,6 +165,24 @@ class ImageService:
             kind=kind,
         )
         return Plan(request, route, provider, tuple(notes))
+
+    def check_pictures(self, kind: Kind, model: str | None, sources: Sequence[SourceImage]) -> None:
+        """Whether the model takes these pictures for this kind of request (count, declared type, size)."""
+        route, provider = self.route(model)
+        self._check_pictures(kind, route.name, provider.capabilities(route.name), len(sources), sources)
+
+    def _check_pictures(
+        self, kind: Kind, name: str, caps: Capabilities, given: int, sources: Sequence[SourceImage]
+    ) -> None:
+        if given and not caps.max_input_images:
+            raise ImagesNotAccepted(model=name)
+        low, high = caps.blend_images
+        if kind is Kind.BLEND and not low <= given <= high:
+            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(given))
+        if given > caps.max_input_images:
+            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(given))
+        for source in sources:
+            check_declared(source, self.settings.max_input_bytes)
 
     async def load(self, plan: Plan, sources: Sequence[SourceImage]) -> Plan:
         """Fetch and prepare a planned request's pictures for its model (after the defer: it is slow)."""

@@ -94,13 +94,20 @@ class Edit(commands.Cog):
         require_pictures(sources)
         # The first picture is edited; the others are references, as many as the model takes.
         limit = max(1, self.bot.images.capabilities(None).max_input_images)
-        await interaction.response.send_modal(PromptModal(Kind.EDIT, sources[:limit], interaction))
+        await self._ask_prompt(interaction, Kind.EDIT, sources[:limit])
 
     async def blend_menu(self, interaction: discord.Interaction[BananaBot], message: discord.Message) -> None:
         sources = message_sources(message)
         require_pictures(sources)
         high = self.bot.images.capabilities(None).blend_images[1]
-        await interaction.response.send_modal(PromptModal(Kind.BLEND, sources[:high], interaction))
+        await self._ask_prompt(interaction, Kind.BLEND, sources[:high])
+
+    async def _ask_prompt(
+        self, interaction: discord.Interaction[BananaBot], kind: Kind, sources: list[SourceImage]
+    ) -> None:
+        # Refuse what the pictures alone rule out before the member types a prompt for nothing.
+        self.bot.images.check_pictures(kind, None, sources)
+        await interaction.response.send_modal(PromptModal(kind, sources, interaction))
 
 
 class PromptModal(discord.ui.Modal):

@@ -62,7 +62,7 @@ def result_message(
 
 
 class ProgressReporter:
-    """Shows a long job's progress in the deferred message, at most once every `every` seconds."""
+    """Shows a long job's progress in the deferred message, at most once every `EVERY` seconds."""
 
     # Discord rate-limits edits of one message; every couple of seconds reads as live.
     EVERY = 2.0
@@ -70,12 +70,11 @@ class ProgressReporter:
     def __init__(self, interaction: discord.Interaction, catalog: Catalog) -> None:
         self.interaction = interaction
         self.catalog = catalog
-        self.every = self.EVERY
         self._last = 0.0
 
     async def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
-        if now - self._last < self.every:
+        if now - self._last < self.EVERY:
             return
         self._last = now
         locale = self.interaction.locale.value

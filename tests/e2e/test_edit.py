@@ -325,3 +325,16 @@ async def test_edit_menu_on_the_bots_own_result(start, discord_fake: FakeDiscord
     edit_call = relay.generate_calls()[1]
     (picture,) = decoded_inline(edit_call)
     assert picture.size == (128, 128), "the bot's own picture went back in"
+
+
+async def test_blend_menu_on_one_picture_is_refused_before_the_form(
+    start, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start()
+    message = discord_fake.message(attachments=[discord_fake.attachment("only.png", png())])
+    _, callback = await open_menu(discord_fake, "Blend images", message)
+    assert callback.payload["type"] == 4 and callback.payload["data"]["flags"] == EPHEMERAL
+    assert callback.payload["data"]["content"] == (
+        "gemini-2.5-flash-image blends 2 to 5 images, and this request has 1."
+    )
+    assert not [c for c in discord_fake.calls if c.path.startswith("/cdn/")] and not relay.calls

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 from typing import Any
@@ -180,4 +179,3 @@ async def test_messages_that_do_not_mention_the_bot_or_come_from_bots_are_ignore
     # A message after them that is answered shows both were seen and passed over.
     await reply_to(discord_fake, post(discord_fake, f"{MENTION} a dog"))
     assert [prompt_sent(relay, i) for i in range(len(relay.generate_calls()))] == ["a dog"]
-    await asyncio.sleep(0)
