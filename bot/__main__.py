@@ -78,7 +78,7 @@ def _request_stop(bot: BananaBot, sig: signal.Signals, stopping: list[signal.Sig
 
 
 async def _sync(settings: Settings, guild_id: int | None, clear: bool) -> int:
-    bot = BananaBot(settings, auto_sync=False)
+    bot = BananaBot(settings, auto_sync=False, serve=False)
     async with bot:
         try:
             await bot.login(settings.discord_token)

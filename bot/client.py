@@ -15,6 +15,9 @@ from bot.config import Settings
 from bot.directory import ModelDirectory
 from bot.http import HttpClient, RetryPolicy
 from bot.i18n import Catalog
+from bot.jobs.engine import JobEngine, JobSink
+from bot.jobs.files import JobFiles
+from bot.jobs.store import JobStore
 from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
@@ -24,7 +27,7 @@ from bot.tree import BananaTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.mentions", "cogs.models", "cogs.actions")
+EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.mentions", "cogs.models", "cogs.actions", "cogs.jobs")
 
 
 def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
@@ -40,7 +43,12 @@ def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
 
 class BananaBot(commands.Bot):
     def __init__(
-        self, settings: Settings, *, auto_sync: bool = True, retry_policy: RetryPolicy | None = None
+        self,
+        settings: Settings,
+        *,
+        auto_sync: bool = True,
+        serve: bool = True,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             # Mentions are exempt from the privileged message-content intent, so no intent is needed.
@@ -53,6 +61,7 @@ class BananaBot(commands.Bot):
         )
         self.settings = settings
         self.auto_sync = auto_sync
+        self.serve = serve  # False: log in for REST work only (`sync`); no jobs are run or resumed
         self.retry_policy = retry_policy
         self.redactor = Redactor(settings.secrets)
         self.catalog = Catalog.load([settings.data_dir / "locales"])
@@ -60,6 +69,8 @@ class BananaBot(commands.Bot):
         self.db = Database(settings.data_dir / DB_NAME)
         self.actions = ActionStore(self.db)
         self._images: ImageService | None = None
+        self._jobs: JobEngine | None = None
+        self._job_sink: JobSink | None = None
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
@@ -68,20 +79,39 @@ class BananaBot(commands.Bot):
             raise RuntimeError("the image service exists only after setup_hook")
         return self._images
 
+    @property
+    def jobs(self) -> JobEngine:
+        if self._jobs is None:
+            raise RuntimeError("the job engine exists only after setup_hook")
+        return self._jobs
+
     async def setup_hook(self) -> None:
         self.session = aiohttp.ClientSession(headers={"User-Agent": f"bananabot/{__version__}"})
         http = HttpClient(self.session, self.redactor, self.retry_policy)
         await self.db.open()
         directory = ModelDirectory(self.settings, http)
         self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)
+        self._jobs = JobEngine(
+            self.settings, self._images, JobStore(self.db), JobFiles(self.settings.data_dir / "jobs")
+        )
+        self._jobs.sink = self._job_sink
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if self.serve:
+            # Jobs the last run left in the journal resume now; their answers need only REST.
+            await self._jobs.start()
         if self.auto_sync and self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("Synced %d commands to the development server %s", len(synced), guild.id)
+
+    def attach_job_sink(self, sink: JobSink) -> None:
+        """Where jobs are shown; the cog that speaks Discord for the engine sets it when it loads."""
+        self._job_sink = sink
+        if self._jobs is not None:
+            self._jobs.sink = sink
 
     async def on_message(self, message: discord.Message, /) -> None:
         # There are no prefix commands: mentions are handled by the Mentions cog's listener, and
@@ -105,6 +135,12 @@ class BananaBot(commands.Bot):
 
     async def _close_everything(self) -> None:
         try:
+            if self._jobs is not None:
+                # New commands meanwhile get a short "restarting" answer: the gateway stays open.
+                try:
+                    await self._jobs.drain()
+                except Exception:
+                    log.exception("Stopping the job engine failed; closing anyway")
             await super().close()
         finally:
             if self._images is not None:

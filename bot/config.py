@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -70,6 +71,23 @@ class Settings:
     mj_timeout: float = 600.0
     max_input_bytes: int = 25 * 1024 * 1024
     input_max_side: int = 2048
+    # The job engine: queue, time, quotas and access.
+    max_concurrent_jobs: int = 4
+    max_jobs_per_user: int = 3
+    max_queue_length: int = 50
+    # Caps on jobs running at once for one API format ("midjourney") or one model name.
+    concurrency_limits: dict[str, int] = field(default_factory=dict)
+    job_timeout: float = 300.0
+    shutdown_grace: float = 30.0
+    user_daily_limit: int = 0  # pictures a member may make per UTC day; 0 = unlimited
+    guild_daily_limit: int = 0
+    user_cooldown: float = 0.0  # seconds between one member's commands
+    admin_users: frozenset[int] = frozenset()
+    admin_roles: frozenset[int] = frozenset()
+    allowed_guilds: frozenset[int] = frozenset()
+    allowed_channels: frozenset[int] = frozenset()
+    allowed_roles: frozenset[int] = frozenset()
+    result_retention_hours: float = 24.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -142,6 +160,7 @@ class _Reader:
         mj_timeout = self.seconds("MJ_TIMEOUT", 600.0, 10, 3600)
         max_input_mb = self.number("MAX_INPUT_MB", 25, 1, 500, "a number of megabytes")
         input_max_side = int(self.number("INPUT_MAX_SIDE", 2048, 256, 8192, "a number of pixels"))
+        jobs = self.job_settings()
         if self.problems:
             raise ConfigError(self.problems)
         return Settings(
@@ -162,7 +181,61 @@ class _Reader:
             mj_timeout=mj_timeout,
             max_input_bytes=int(max_input_mb * 1024 * 1024),
             input_max_side=input_max_side,
+            **jobs,
         )
+
+    def job_settings(self) -> dict[str, Any]:
+        return {
+            "max_concurrent_jobs": self.count("MAX_CONCURRENT_JOBS", 4, 1, 64),
+            "max_jobs_per_user": self.count("MAX_JOBS_PER_USER", 3, 1, 100),
+            "max_queue_length": self.count("MAX_QUEUE_LENGTH", 50, 1, 10000),
+            "concurrency_limits": self.limits("CONCURRENCY_LIMITS"),
+            "job_timeout": self.seconds("JOB_TIMEOUT", 300.0, 5, 3600),
+            "shutdown_grace": self.seconds("SHUTDOWN_GRACE", 30.0, 0, 600),
+            "user_daily_limit": self.count("USER_DAILY_LIMIT", 0, 0, 1_000_000),
+            "guild_daily_limit": self.count("GUILD_DAILY_LIMIT", 0, 0, 1_000_000),
+            "user_cooldown": self.seconds("USER_COOLDOWN", 0.0, 0, 86400),
+            "admin_users": self.ids("ADMIN_USERS"),
+            "admin_roles": self.ids("ADMIN_ROLES"),
+            "allowed_guilds": self.ids("ALLOWED_GUILDS"),
+            "allowed_channels": self.ids("ALLOWED_CHANNELS"),
+            "allowed_roles": self.ids("ALLOWED_ROLES"),
+            "result_retention_hours": self.number(
+                "RESULT_RETENTION_HOURS", 24.0, 0, 8760, "a number of hours"
+            ),
+        }
+
+    def count(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.get(name)
+        if raw and not re.fullmatch(r"\d+", raw):
+            self.problems.append(f"{name} must be a whole number from {low} to {high}, got '{raw}'")
+            return default
+        return int(self.number(name, default, low, high, "a whole number"))
+
+    def ids(self, name: str) -> frozenset[int]:
+        """A comma-separated list of Discord ids (servers, channels, roles or members)."""
+        parts = [p.strip() for p in self.get(name).replace(" ", ",").split(",") if p.strip()]
+        bad = [p for p in parts if not re.fullmatch(r"\d{15,21}", p)]
+        if bad:
+            self.problems.append(
+                f"{name} must be Discord ids (15 to 21 digits) separated by commas, got '{bad[0]}'"
+            )
+        return frozenset(int(p) for p in parts if p not in bad)
+
+    def limits(self, name: str) -> dict[str, int]:
+        """`format_or_model=N` pairs, comma-separated: `midjourney=2,gpt-image-1=1`."""
+        limits: dict[str, int] = {}
+        for part in (p.strip() for p in self.get(name).split(",")):
+            if not part:
+                continue
+            key, _, value = part.rpartition("=")
+            if not key.strip() or not value.strip().isdigit() or int(value) < 1:
+                self.problems.append(
+                    f"{name} entries must look like midjourney=2 or gpt-image-1=1, got '{part}'"
+                )
+                continue
+            limits[key.strip()] = int(value)
+        return limits
 
     def token(self) -> str:
         token = self.get("DISCORD_TOKEN")

@@ -173,6 +173,52 @@ class NoPictures(BotError):
     key = "error.no_pictures"
 
 
+# --- the job engine: admission, quotas, time -------------------------------------------------------
+
+
+class Restarting(BotError):
+    key = "error.restarting"
+
+
+class QueueFull(BotError):
+    key = "error.queue_full"
+
+
+class UserBusy(BotError):
+    key = "error.user_busy"  # params: limit
+
+
+class Cooldown(BotError):
+    key = "error.cooldown"  # params: seconds
+
+
+class DailyLimitReached(BotError):
+    key = "error.user_daily_limit"  # params: used, limit, hours
+
+    def __init__(self, detail: str = "", *, guild: bool = False, **params: Any) -> None:
+        super().__init__(detail, **params)
+        self.guild = guild
+
+    def message_key(self) -> str:
+        return "error.guild_daily_limit" if self.guild else self.key
+
+
+class NotAllowed(BotError):
+    key = "error.not_allowed"
+
+
+class JobTimedOut(BotError):
+    key = "error.job_timeout"  # params: seconds
+
+
+class NotYourJob(BotError):
+    key = "error.not_your_job"
+
+
+class JobAlreadyOver(BotError):
+    key = "error.job_over"
+
+
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:
     """The one member-facing sentence for an error; params ending in `_key` are catalog keys too."""
     params = {

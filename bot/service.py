@@ -243,12 +243,33 @@ class ImageService:
         that asks for confirmation keeps the parent's prompt. `caption` is what the result shows.
         """
         started = time.monotonic()
-        route, provider = self.route(model)
-        if not isinstance(provider, MidjourneyProvider):
-            raise FormatNotAvailable(model, model=model, format=route.format.value)
+        plan = self.action_plan(model, prompt or caption)
+        provider = self._task_provider(plan)
         result = await provider.act(task_id, custom_id, prompt, progress)
-        plan = Plan(GenerateRequest(prompt=prompt or caption, model=route.name), route, provider)
         return await self._deliver(plan, [result], max_file_bytes, started, [])
+
+    def action_plan(self, model: str, caption: str) -> Plan:
+        route, provider = self.route(model)
+        return Plan(GenerateRequest(prompt=caption, model=route.name), route, provider)
+
+    async def resume(
+        self, plan: Plan, task_id: str, *, max_file_bytes: int, progress: ProgressCallback | None = None
+    ) -> Delivery:
+        """Follow an already submitted task to its result (after a restart)."""
+        started = time.monotonic()
+        result = await self._task_provider(plan).resume(task_id, progress)
+        return await self._deliver(plan, [result], max_file_bytes, started, list(plan.notes))
+
+    async def cancel_task(self, model: str, task_id: str) -> None:
+        _, provider = self.route(model)
+        if isinstance(provider, MidjourneyProvider):
+            await provider.cancel(task_id)
+
+    @staticmethod
+    def _task_provider(plan: Plan) -> MidjourneyProvider:
+        if not isinstance(plan.provider, MidjourneyProvider):
+            raise FormatNotAvailable(plan.route.name, model=plan.route.name, format=plan.route.format.value)
+        return plan.provider
 
     async def _deliver(
         self,

@@ -28,6 +28,35 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        guild_id INTEGER,
+        channel_id INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        units INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        token TEXT,
+        token_expires_at REAL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        upstream_task TEXT,
+        error TEXT,
+        result TEXT,
+        message_id INTEGER,
+        delivered_at REAL,
+        delivery_error TEXT,
+        cancelled_by INTEGER
+    );
+    CREATE INDEX jobs_open ON jobs (status, delivered_at);
+    CREATE INDEX jobs_user_day ON jobs (user_id, created_at);
+    CREATE INDEX jobs_guild_day ON jobs (guild_id, created_at);
+    """,
 )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import discord
@@ -12,6 +12,8 @@ from discord import app_commands
 
 from bot.errors import BotError, UpstreamError, render_error
 from bot.i18n import Catalog
+from bot.jobs.access import is_allowed
+from bot.who import member_of
 
 if TYPE_CHECKING:
     from bot.client import BananaBot
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class BananaTree(app_commands.CommandTree["BananaBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[BananaBot], /) -> bool:
+        """ALLOWED_GUILDS, ALLOWED_CHANNELS and ALLOWED_ROLES, for every command and menu."""
+        return is_allowed(interaction.client.settings, member_of(interaction))
+
     async def on_error(
         self, interaction: discord.Interaction[BananaBot], error: app_commands.AppCommandError
     ) -> None:
@@ -36,8 +42,7 @@ def error_text(error: BaseException, catalog: Catalog, locale: str) -> str:
     if isinstance(error, BotError):
         return render_error(error, catalog, locale)
     if isinstance(error, app_commands.CommandOnCooldown):
-        when = discord.utils.utcnow() + datetime.timedelta(seconds=error.retry_after)
-        return catalog.text("error.cooldown", locale, when=discord.utils.format_dt(when, "R"))
+        return catalog.text("error.cooldown", locale, seconds=str(math.ceil(error.retry_after)))
     if isinstance(error, app_commands.CheckFailure):
         return catalog.text("error.not_allowed", locale)
     if isinstance(error, app_commands.TransformerError):

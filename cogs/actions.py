@@ -12,11 +12,12 @@ import discord
 
 from bot.client import BananaBot
 from bot.errors import TaskExpired
+from bot.jobs.model import ACTION, FollowUp, JobSpec
 from bot.providers.midjourney import needs_prompt
 from bot.service import Delivery
 from bot.storage import StoredAction
 from bot.tree import report_error
-from cogs.render import ProgressReporter, result_message
+from cogs.flow import run_job
 
 MAX_BUTTONS = 25  # 5 rows of 5
 
@@ -71,22 +72,10 @@ class PromptModal(discord.ui.Modal):
 async def run_action(
     interaction: discord.Interaction[BananaBot], stored: StoredAction, prompt: str | None
 ) -> None:
-    bot = interaction.client
-    await interaction.response.defer(thinking=True)
     label = stored.action.label or stored.action.emoji
-    delivery = await bot.images.run_action(
-        stored.model,
-        stored.task_id,
-        stored.action.custom_id,
-        prompt=prompt or None,
-        caption=bot.catalog.text("actions.from", interaction.locale.value, label=label),
-        max_file_bytes=interaction.filesize_limit,
-        progress=ProgressReporter(interaction, bot.catalog),
-    )
-    await interaction.edit_original_response(
-        **result_message(delivery, bot.catalog, interaction.locale.value, interaction.user),
-        view=await action_view(bot, delivery),
-    )
+    caption = interaction.client.catalog.text("actions.from", interaction.locale.value, label=label)
+    follow_up = FollowUp(stored.task_id, stored.action.custom_id, caption)
+    await run_job(interaction, JobSpec(ACTION, prompt or "", stored.model, follow_up=follow_up))
 
 
 async def action_view(bot: BananaBot, delivery: Delivery) -> discord.ui.View | discord.utils._MissingSentinel:

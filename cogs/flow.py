@@ -1,4 +1,4 @@
-"""The one way every command answers: check, defer, fetch the pictures, generate, show the result."""
+"""The one way every command answers: check and accept a job, defer, and hand it to the job engine."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import discord
 from bot.client import BananaBot
 from bot.errors import NoPictures
 from bot.inputs import SourceImage
+from bot.jobs.model import JobSpec
 from bot.providers.base import Kind
-from cogs.actions import action_view
-from cogs.render import ProgressReporter, result_message
+from bot.who import member_of, origin_of
 
 _IMAGE_NAME = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
 
@@ -28,21 +28,21 @@ async def generate(
     count: int = 1,
     sources: Sequence[SourceImage] = (),
 ) -> None:
-    """Run one request for a member; errors go to the tree's handler, which answers privately."""
-    bot = interaction.client
-    service = bot.images
-    plan = service.plan(
-        kind, prompt, model=model, aspect_ratio=aspect_ratio, size=size, count=count, sources=sources
-    )
-    await interaction.response.defer(thinking=True)
-    plan = await service.load(plan, sources)
-    delivery = await service.run(
-        plan, max_file_bytes=interaction.filesize_limit, progress=ProgressReporter(interaction, bot.catalog)
-    )
-    await interaction.edit_original_response(
-        **result_message(delivery, bot.catalog, interaction.locale.value, interaction.user),
-        view=await action_view(bot, delivery),
-    )
+    """Turn a member's request into a job; errors go to the tree's handler, which answers privately."""
+    spec = JobSpec(kind.value, prompt, model, aspect_ratio, size, count, tuple(sources))
+    await run_job(interaction, spec)
+
+
+async def run_job(interaction: discord.Interaction[BananaBot], spec: JobSpec) -> None:
+    """Accept (refusals stay private and come before the defer), defer, then hand the job over."""
+    jobs = interaction.client.jobs
+    job = await jobs.accept(spec, origin_of(interaction), member_of(interaction))
+    try:
+        await interaction.response.defer(thinking=True)
+    except discord.HTTPException:
+        await jobs.abandon(job)
+        raise
+    await jobs.submit(job)
 
 
 def attachment_source(attachment: discord.Attachment) -> SourceImage:

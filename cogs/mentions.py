@@ -13,13 +13,15 @@ import discord
 from discord.ext import commands
 
 from bot.client import BananaBot
+from bot.errors import NotAllowed
 from bot.i18n import FALLBACK_LOCALE
 from bot.inputs import SourceImage
+from bot.jobs.access import is_allowed
+from bot.jobs.model import JobSpec
 from bot.providers.base import Kind
 from bot.tree import error_text, log_error
-from cogs.actions import action_view
+from bot.who import message_member, message_origin
 from cogs.flow import message_sources
-from cogs.render import result_message
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +46,18 @@ class Mentions(commands.Cog):
                 log.warning("Could not answer a mention (%s %s)", send_error.status, send_error.code)
 
     async def _run(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
+        member = message_member(message)
+        if not is_allowed(self.bot.settings, member):
+            raise NotAllowed()
         prompt = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         sources = await self._pictures(message, me)
         kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
-        service = self.bot.images
-        plan = service.plan(kind, prompt, sources=sources)
+        spec = JobSpec(kind.value, prompt, sources=tuple(sources))
+        jobs = self.bot.jobs
+        job = await jobs.accept(spec, message_origin(message, locale), member)
+        # The answer is a reply that comes later; typing shows the bot is on it meanwhile.
         async with message.channel.typing():
-            plan = await service.load(plan, sources)
-            limit = (
-                message.guild.filesize_limit if message.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-            )
-            delivery = await service.run(plan, max_file_bytes=limit)
-        shown = result_message(delivery, self.bot.catalog, locale, message.author)
-        await message.reply(
-            embed=shown["embed"],
-            files=shown["attachments"],
-            view=await action_view(self.bot, delivery),
-            mention_author=False,
-        )
+            await jobs.submit(job)
 
     async def _pictures(self, message: discord.Message, me: discord.ClientUser) -> list[SourceImage]:
         """The message's own pictures; a reply adds the replied-to message's (a reply to one of the

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-import time
 from typing import Any
 
 import discord
 
 from bot.i18n import Catalog
-from bot.providers.base import Progress
+from bot.jobs.engine import ProgressView
+from bot.jobs.model import JobStatus
 from bot.service import Delivery
 
 BANANA_YELLOW = 0xFFD43B
@@ -21,9 +20,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def result_message(
-    delivery: Delivery, catalog: Catalog, locale: str, requester: discord.abc.User
+    delivery: Delivery, catalog: Catalog, locale: str, requester: str, avatar_url: str | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments for `edit_original_response`: the pictures and an embed describing them."""
+    """Keyword arguments for a message edit or send: the pictures and an embed describing them."""
     request = delivery.plan.request
     files = [
         discord.File(
@@ -36,10 +35,7 @@ def result_message(
     embed = discord.Embed(
         description=_clip(discord.utils.escape_markdown(request.prompt), 1500), colour=BANANA_YELLOW
     )
-    embed.set_author(
-        name=catalog.text("embed.requested_by", locale, name=requester.display_name),
-        icon_url=requester.display_avatar.url,
-    )
+    embed.set_author(name=catalog.text("embed.requested_by", locale, name=requester), icon_url=avatar_url)
     embed.add_field(name=catalog.text("embed.model", locale), value=request.model)
     ratio = request.aspect_ratio or catalog.text("embed.ratio_default", locale)
     embed.add_field(name=catalog.text("embed.aspect_ratio", locale), value=ratio)
@@ -61,30 +57,21 @@ def result_message(
     return {"content": None, "embed": embed, "attachments": files}
 
 
-class ProgressReporter:
-    """Shows a long job's progress in the deferred message, at most once every `EVERY` seconds."""
-
-    # Discord rate-limits edits of one message; every couple of seconds reads as live.
-    EVERY = 2.0
-
-    def __init__(self, interaction: discord.Interaction, catalog: Catalog) -> None:
-        self.interaction = interaction
-        self.catalog = catalog
-        self._last = 0.0
-
-    async def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if now - self._last < self.EVERY:
-            return
-        self._last = now
-        locale = self.interaction.locale.value
-        if progress.percent is not None:
-            text = self.catalog.text("progress.percent", locale, percent=progress.percent)
-        else:
-            text = self.catalog.text("progress.waiting", locale)
-        embed = None
-        if progress.preview_url and progress.preview_url.startswith("https://"):
-            embed = discord.Embed(colour=BANANA_YELLOW).set_image(url=progress.preview_url)
-        # Progress is a courtesy: a failed edit must not end the job, whose result still follows.
-        with contextlib.suppress(discord.HTTPException):
-            await self.interaction.edit_original_response(content=text, embed=embed)
+def progress_message(view: ProgressView, catalog: Catalog, locale: str) -> dict[str, Any]:
+    """Keyword arguments for the edit that shows where a job stands (its Cancel button aside)."""
+    if view.restarting:
+        text = catalog.text("job.restarting", locale)
+    elif view.status is JobStatus.QUEUED:
+        text = (
+            catalog.text("job.queued", locale, ahead=view.ahead)
+            if view.ahead
+            else catalog.text("job.queued_next", locale)
+        )
+    elif view.percent is not None:
+        text = catalog.text("job.percent", locale, percent=view.percent, seconds=view.seconds)
+    else:
+        text = catalog.text("job.generating", locale, seconds=view.seconds)
+    embed = None
+    if view.preview_url and view.preview_url.startswith("https://"):
+        embed = discord.Embed(colour=BANANA_YELLOW).set_image(url=view.preview_url)
+    return {"content": text, "embed": embed}

@@ -25,6 +25,5 @@ def build_providers(settings: Settings, http: HttpClient) -> dict[ApiFormat, Ima
             http,
             endpoint(ApiFormat.MIDJOURNEY),
             poll_interval=settings.mj_poll_seconds,
-            task_timeout=settings.mj_timeout,
         ),
     }

@@ -87,6 +87,7 @@ class Progress:
     status: str
     percent: int | None = None
     preview_url: str | None = None
+    task_id: str | None = None  # a task-based API's id for the job, kept to resume after a restart
 
 
 ProgressCallback = Callable[[Progress], Awaitable[None]]

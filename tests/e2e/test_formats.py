@@ -6,11 +6,13 @@ import base64
 import io
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from bot.jobs.engine import JobEngine
 from bot.routing import parse_models
 from tests.conftest import API_KEY
 from tests.e2e.helpers import images_of, imagine, private_error, wait_result
@@ -201,12 +203,6 @@ async def test_midjourney_imagine_progress_grid_and_buttons(
     task_id = relay.calls_to("/mj/task/")[0].path.split("/")[3]
     assert len(relay.calls_to(f"/mj/task/{task_id}/fetch")) == 4
 
-    progress = [
-        c
-        for c in discord_fake.calls_for(sent.token)
-        if c.method == "PATCH" and not c.files and c.at < final.at
-    ]
-    assert progress and progress[0].payload["content"] == "⏳ Generating… 0%"
     assert Image.open(io.BytesIO(final.files[0].data)).size == (256, 256)
     assert final.payload["content"] is None
     buttons = button_ids(final)
@@ -487,10 +483,8 @@ async def test_models_command_lists_formats_and_abilities(
 async def test_midjourney_progress_is_shown_as_it_moves(
     start_multi, discord_fake: FakeDiscord, relay: FakeRelay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cogs.render import ProgressReporter
-
-    monkeypatch.setattr(ProgressReporter, "EVERY", 0.0)
-    await start_multi()
+    monkeypatch.setattr(JobEngine, "progress_every", 0.02)
+    await start_multi(mj_poll_seconds=0.3)
     sent = await imagine(discord_fake, prompt="a koi pond", model="midjourney")
     final = await wait_result(discord_fake, sent)
     shown = [
@@ -498,7 +492,10 @@ async def test_midjourney_progress_is_shown_as_it_moves(
         for c in discord_fake.calls_for(sent.token)
         if c.method == "PATCH" and not c.files and c.at < final.at
     ]
-    assert shown == ["⏳ Generating… 0%", "⏳ Generating… 45%", "⏳ Generating… 80%"]
+    percents = [int(m[1]) for m in (re.match(r"🎨 Generating… (\d+)% \(\d+ s\)$", t) for t in shown) if m]
+    assert len(percents) == len(shown), shown
+    assert list(dict.fromkeys(percents)) == [0, 45, 80]
+    assert final.payload["components"] != [] and "bb:cancel" not in json.dumps(final.payload["components"])
 
 
 async def test_midjourney_remix_confirmation_keeps_the_parents_prompt(

@@ -25,11 +25,14 @@ OWNER = {"id": "100000000000000002", "username": "owner", "discriminator": "0", 
 MEMBER_PERMISSIONS = "2251799813685247"
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
-_snowflakes = itertools.count(1573814775777853449)
+DISCORD_EPOCH_MS = 1420070400000
+_sequence = itertools.count(1)
 
 
-def snowflake() -> str:
-    return str(next(_snowflakes))
+def snowflake(at: float | None = None) -> str:
+    """A unique id whose embedded time is `at` (default now), as Discord's ids carry theirs."""
+    stamp = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
+    return str((stamp << 22) | (next(_sequence) & 0x3FFFFF))
 
 
 def user(user_id: str = "100000000000000005", name: str = "alice") -> dict[str, Any]:

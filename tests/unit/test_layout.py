@@ -25,6 +25,12 @@ CORE = [
     "bot.routing",
     "bot.service",
     "bot.storage",
+    "bot.jobs.access",
+    "bot.jobs.engine",
+    "bot.jobs.files",
+    "bot.jobs.model",
+    "bot.jobs.queue",
+    "bot.jobs.store",
 ]
 
 
@@ -45,6 +51,8 @@ async def test_every_command_payload_is_valid() -> None:
             "edit",
             "blend",
             "models",
+            "usage",
+            "status",
             "Edit image",
             "Blend images",
         }

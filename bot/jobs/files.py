@@ -1,0 +1,97 @@
+"""Pictures a job keeps on disk under DATA_DIR/jobs/<id>/: its prepared inputs until it ends (so a
+restart need not fetch them again) and its results for a while after (so it can be delivered again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import shutil
+from pathlib import Path
+
+from PIL import Image
+
+from bot.imaging import FittedImage, extension, run_in_pool, sniff
+from bot.providers.base import InputImage
+
+log = logging.getLogger(__name__)
+
+
+class JobFiles:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def folder(self, job_id: int) -> Path:
+        return self.root / str(job_id)
+
+    async def save_inputs(self, job_id: int, images: tuple[InputImage, ...]) -> None:
+        await asyncio.to_thread(self._save, job_id, "in", [(i.data, i.mime) for i in images])
+
+    async def load_inputs(self, job_id: int) -> tuple[InputImage, ...] | None:
+        """The prepared inputs, or None when there are none on disk (never prepared, or gone)."""
+        found = await asyncio.to_thread(self._load, job_id, "in")
+        return None if found is None else tuple(InputImage(data, mime) for data, mime in found)
+
+    async def save_results(self, job_id: int, images: tuple[FittedImage, ...]) -> None:
+        await asyncio.to_thread(self._save, job_id, "out", [(i.data, i.mime) for i in images])
+
+    async def load_results(self, job_id: int) -> tuple[FittedImage, ...] | None:
+        found = await asyncio.to_thread(self._load, job_id, "out")
+        if found is None:
+            return None
+        return tuple([await run_in_pool(_fitted, data, mime) for data, mime in found])
+
+    async def drop_inputs(self, job_id: int) -> None:
+        await asyncio.to_thread(self._drop, job_id, "in")
+
+    async def remove(self, job_id: int) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.folder(job_id), True)
+
+    def stored_ids(self) -> list[int]:
+        """The jobs that have a folder of pictures (blocking: run it in a thread)."""
+        if not self.root.is_dir():
+            return []
+        return [int(p.name) for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()]
+
+    def _save(self, job_id: int, prefix: str, items: list[tuple[bytes, str]]) -> None:
+        folder = self.folder(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, (data, mime) in enumerate(items):
+            part = folder / f".{prefix}_{index}.part"
+            part.write_bytes(data)
+            # Rename last, so a crash mid-write never leaves a half file under its real name.
+            part.replace(folder / f"{prefix}_{index}.{extension(mime)}")
+        (folder / f"{prefix}.count").write_text(str(len(items)))
+
+    def _load(self, job_id: int, prefix: str) -> list[tuple[bytes, str]] | None:
+        folder = self.folder(job_id)
+        try:
+            count = int((folder / f"{prefix}.count").read_text())
+        except (OSError, ValueError):
+            return None
+        found = []
+        for index in range(count):
+            paths = list(folder.glob(f"{prefix}_{index}.*"))
+            if not paths:
+                log.warning("Job %d lost its file %s_%d", job_id, prefix, index)
+                return None
+            data = paths[0].read_bytes()
+            mime = sniff(data)
+            if mime is None:
+                return None
+            found.append((data, mime))
+        return found
+
+    def _drop(self, job_id: int, prefix: str) -> None:
+        folder = self.folder(job_id)
+        (folder / f"{prefix}.count").unlink(missing_ok=True)
+        for path in folder.glob(f"{prefix}_*"):
+            path.unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _fitted(data: bytes, mime: str) -> FittedImage:
+    with Image.open(io.BytesIO(data)) as img:
+        return FittedImage(data, mime, img.width, img.height)

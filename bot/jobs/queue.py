@@ -1,0 +1,75 @@
+"""Fair turn-taking: members take turns, so one member's ten jobs do not starve the others.
+
+Each member has a line of their own; the queue serves the lines round-robin, and a member who was
+just served goes to the back. Pure bookkeeping, no I/O: the engine decides when a slot is free.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    job_id: int
+    user_id: int
+    keys: tuple[str, ...]  # what per-format and per-model caps count (format name, model name)
+
+
+class FairQueue:
+    def __init__(self) -> None:
+        self._lines: OrderedDict[int, deque[Entry]] = OrderedDict()
+        self._where: dict[int, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, job_id: int) -> bool:
+        return job_id in self._where
+
+    def push(self, entry: Entry) -> None:
+        self._lines.setdefault(entry.user_id, deque()).append(entry)
+        self._where[entry.job_id] = entry
+
+    def remove(self, job_id: int) -> bool:
+        entry = self._where.pop(job_id, None)
+        if entry is None:
+            return False
+        line = self._lines[entry.user_id]
+        line.remove(entry)
+        if not line:
+            del self._lines[entry.user_id]
+        return True
+
+    def pop(self, allowed: Callable[[Entry], bool] = lambda entry: True) -> Entry | None:
+        """The next job to run: the first line in turn whose next job `allowed` lets start."""
+        for user_id, line in self._lines.items():
+            entry = line[0]
+            if not allowed(entry):
+                continue
+            line.popleft()
+            del self._where[entry.job_id]
+            del self._lines[user_id]
+            if line:
+                self._lines[user_id] = line  # back of the turn order
+            return entry
+        return None
+
+    def ahead(self, job_id: int) -> int:
+        """How many queued jobs will be served before this one (caps aside)."""
+        entry = self._where.get(job_id)
+        if entry is None:
+            return 0
+        users = list(self._lines)
+        turn = users.index(entry.user_id)
+        depth = self._lines[entry.user_id].index(entry)
+        # Round r serves each line's r-th job; lines before this member's in the turn order also
+        # get their job of this round first.
+        before = sum(min(len(self._lines[u]), depth + 1) for u in users[:turn])
+        after = sum(min(len(self._lines[u]), depth) for u in users[turn + 1 :])
+        return depth + before + after
+
+    def job_ids(self) -> Iterable[int]:
+        return list(self._where)

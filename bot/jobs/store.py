@@ -1,0 +1,216 @@
+"""The job journal in SQLite: every state change is written before the bot acts on it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import aiosqlite
+
+from bot.jobs.model import Job, JobSpec, JobStatus, Origin
+from bot.storage import Database
+
+# Jobs that use up a member's daily pictures: failed and cancelled ones give them back.
+_COUNTED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.DONE.value)
+_UPDATABLE = frozenset(
+    {
+        "status",
+        "started_at",
+        "finished_at",
+        "upstream_task",
+        "error",
+        "message_id",
+        "delivered_at",
+        "delivery_error",
+        "cancelled_by",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    model: str
+    done: int
+    failed: int
+    median_seconds: float | None
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """What a finished job's message says besides its pictures (kept to deliver after a restart)."""
+
+    text: str = ""
+    notes: tuple[tuple[str, dict[str, str]], ...] = ()
+    seconds: float = 0.0
+    task_id: str | None = None
+    actions: tuple[tuple[str, str, str], ...] = ()  # label, emoji, custom_id
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        return self.db.conn
+
+    async def add(self, job: Job) -> Job:
+        origin = replace(job.origin, token=None)
+        cursor = await self.conn.execute(
+            "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
+            " token, token_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.spec.kind,
+                job.status.value,
+                job.origin.user_id,
+                job.origin.guild_id,
+                job.origin.channel_id,
+                job.model,
+                job.units,
+                job.spec.to_json(),
+                json.dumps(asdict(origin)),
+                job.origin.token,
+                job.origin.token_expires_at,
+                job.created_at,
+            ),
+        )
+        await self.conn.commit()
+        assert cursor.lastrowid is not None
+        job.id = cursor.lastrowid
+        return job
+
+    async def update(self, job: Job, **fields: Any) -> None:
+        """Set fields on the job and in the journal, in one commit."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not a job column: {sorted(unknown)}")
+        for name, value in fields.items():
+            setattr(job, name, value)
+        columns = ", ".join(f"{name} = ?" for name in fields)
+        values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
+        # The column names come from _UPDATABLE only; every value is a parameter.
+        await self.conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values, job.id))  # noqa: S608
+        await self.conn.commit()
+
+    async def set_result(self, job: Job, result: StoredResult, at: float) -> None:
+        await self.conn.execute(
+            "UPDATE jobs SET status = ?, finished_at = ?, result = ? WHERE id = ?",
+            (JobStatus.DONE.value, at, json.dumps(asdict(result)), job.id),
+        )
+        await self.conn.commit()
+        job.status, job.finished_at = JobStatus.DONE, at
+
+    async def result(self, job_id: int) -> StoredResult | None:
+        async with self.conn.execute("SELECT result FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None or not row["result"]:
+            return None
+        raw = json.loads(row["result"])
+        return StoredResult(
+            raw["text"],
+            tuple((key, params) for key, params in raw["notes"]),
+            raw["seconds"],
+            raw["task_id"],
+            tuple(tuple(a) for a in raw["actions"]),  # type: ignore[misc]
+        )
+
+    async def get(self, job_id: int) -> Job | None:
+        async with self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _job(row) if row else None
+
+    async def unfinished(self) -> list[Job]:
+        """Jobs a restart must pick up: queued or running, or done but never delivered."""
+        async with self.conn.execute(
+            "SELECT * FROM jobs WHERE status IN (?, ?)"
+            " OR (status = ? AND delivered_at IS NULL AND delivery_error IS NULL) ORDER BY id",
+            (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.DONE.value),
+        ) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def units_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> int:
+        where, args = _scope(user_id, guild_id)
+        # `where` is one of two fixed strings; every value is a parameter.
+        async with self.conn.execute(
+            f"SELECT COALESCE(SUM(units), 0) FROM jobs WHERE {where} AND created_at >= ?"  # noqa: S608
+            f" AND status IN (?, ?, ?)",
+            (*args, since, *_COUNTED),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def last_request(self, user_id: int) -> float | None:
+        """When the member last started a job that counts (for the cooldown)."""
+        async with self.conn.execute(
+            "SELECT MAX(created_at) FROM jobs WHERE user_id = ? AND status IN (?, ?, ?)",
+            (user_id, *_COUNTED),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def top_users(self, guild_id: int, since: float, limit: int = 10) -> list[tuple[int, int]]:
+        async with self.conn.execute(
+            "SELECT user_id, SUM(units) AS used FROM jobs WHERE guild_id = ? AND created_at >= ?"
+            " AND status IN (?, ?, ?) GROUP BY user_id ORDER BY used DESC, user_id LIMIT ?",
+            (guild_id, since, *_COUNTED, limit),
+        ) as cursor:
+            return [(int(r["user_id"]), int(r["used"])) for r in await cursor.fetchall()]
+
+    async def model_stats(self, since: float) -> list[ModelStats]:
+        """Per model: jobs done and failed since `since`, and the median run time of those done."""
+        async with self.conn.execute(
+            "SELECT model, status, started_at, finished_at FROM jobs WHERE finished_at >= ?"
+            " AND status IN (?, ?)",
+            (since, JobStatus.DONE.value, JobStatus.FAILED.value),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        by_model: dict[str, tuple[list[float], list[int]]] = {}
+        for row in rows:
+            times, failed = by_model.setdefault(row["model"], ([], [0]))
+            if row["status"] == JobStatus.FAILED.value:
+                failed[0] += 1
+            elif row["started_at"] is not None:
+                times.append(row["finished_at"] - row["started_at"])
+        return [
+            ModelStats(model, len(times), failed[0], statistics.median(times) if times else None)
+            for model, (times, failed) in sorted(by_model.items())
+        ]
+
+    async def finished_before(self, before: float) -> list[int]:
+        async with self.conn.execute(
+            "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?", (before,)
+        ) as cursor:
+            return [int(r["id"]) for r in await cursor.fetchall()]
+
+
+def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, ...]]:
+    if user_id is not None:
+        return "user_id = ?", (user_id,)
+    if guild_id is not None:
+        return "guild_id = ?", (guild_id,)
+    raise ValueError("a user or a guild is needed")
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    origin = Origin(**json.loads(row["origin"]))
+    origin = replace(origin, token=row["token"], token_expires_at=row["token_expires_at"])
+    return Job(
+        id=row["id"],
+        spec=JobSpec.from_json(row["spec"]),
+        origin=origin,
+        model=row["model"],
+        units=row["units"],
+        status=JobStatus(row["status"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        upstream_task=row["upstream_task"],
+        error=row["error"],
+        message_id=row["message_id"],
+        delivered_at=row["delivered_at"],
+        cancelled_by=row["cancelled_by"],
+    )
