@@ -23,9 +23,18 @@ CHANNEL_ID = "100000000000000004"
 BOT_USER = {"id": APP_ID, "username": "bananabot", "discriminator": "0", "avatar": None, "bot": True}
 OWNER = {"id": "100000000000000002", "username": "owner", "discriminator": "0", "avatar": None}
 MEMBER_PERMISSIONS = "2251799813685247"
+# View channel, send messages, attach files, use application commands: no moderation rights.
+PLAIN_PERMISSIONS = str(1024 | 2048 | 32768 | 2147483648)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 
 DISCORD_EPOCH_MS = 1420070400000
+TOKEN_LIFETIME = 15 * 60
+
+
+def invalid_token() -> web.Response:
+    return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
+
+
 _sequence = itertools.count(1)
 
 
@@ -138,6 +147,8 @@ class FakeDiscord:
         # Messages members posted, by id, for GET /channels/{cid}/messages/{mid}.
         self.channel_messages: dict[str, dict[str, Any]] = {}
         self.bot_posts: list[dict[str, Any]] = []  # what the bot posted in channels, as Discord stored it
+        self.forbidden_channels: set[str] = set()  # channels where the bot may not post (403 50013)
+        self._nonces: dict[str, dict[str, Any]] = {}
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -198,9 +209,15 @@ class FakeDiscord:
         return [c for c in self.calls if token in c.path]
 
     async def wait_final(self, sent: SentInteraction, timeout: float = 10.0) -> Call:
-        """The call that finished an interaction: an edit of @original or a followup."""
+        """The call that finished an interaction: an edit of @original or a followup (not a
+        progress edit, which carries the job's Cancel button)."""
         return await self.wait_for(
-            lambda c: sent.token in c.path and c.method in ("PATCH", "POST") and "/webhooks/" in c.path,
+            lambda c: (
+                sent.token in c.path
+                and c.method in ("PATCH", "POST")
+                and "/webhooks/" in c.path
+                and not is_progress(c)
+            ),
             timeout,
         )
 
@@ -259,29 +276,35 @@ class FakeDiscord:
         member: dict[str, Any] | None = None,
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
         message: dict[str, Any] | None = None,
+        created_at: float | None = None,
+        roles: list[str] | None = None,
+        permissions: str = MEMBER_PERMISSIONS,
+        guild_id: str = GUILD_ID,
+        channel_id: str = CHANNEL_ID,
     ) -> dict[str, Any]:
+        """An interaction; `created_at` back-dates it (its token dies 15 minutes after that)."""
         payload: dict[str, Any] = {
-            "id": snowflake(),
+            "id": snowflake(created_at),
             "application_id": APP_ID,
             "type": kind,
             "token": f"tok-{snowflake()}",
             "version": 1,
             "attachment_size_limit": upload_limit,
-            "guild_id": GUILD_ID,
-            "channel_id": CHANNEL_ID,
-            "channel": {"id": CHANNEL_ID, "type": 0, "name": "general", "position": 0, "guild_id": GUILD_ID},
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "channel": {"id": channel_id, "type": 0, "name": "general", "position": 0, "guild_id": guild_id},
             "member": {
                 "user": (member or user()),
-                "roles": [],
+                "roles": roles or [],
                 "flags": 0,
                 "joined_at": "2024-01-01T00:00:00+00:00",
-                "permissions": MEMBER_PERMISSIONS,
+                "permissions": permissions,
             },
             "app_permissions": MEMBER_PERMISSIONS,
             "locale": locale,
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": GUILD_ID},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "data": data,
         }
@@ -419,14 +442,27 @@ class FakeDiscord:
             }
         )
 
+    def token_expired(self, token: str) -> bool:
+        """Discord honours an interaction token for 15 minutes from the interaction's creation."""
+        sent = next((s for s in self.sent.values() if s.token == token), None)
+        if sent is None:
+            return False
+        created = ((int(sent.id) >> 22) + DISCORD_EPOCH_MS) / 1000
+        return time.time() > created + TOKEN_LIFETIME
+
     async def _followup(self, request: web.Request) -> web.Response:
         payload, files = await read_body(request)
         await self._record(
             Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
         )
+        if self.token_expired(request.match_info["token"]):
+            return invalid_token()
         return _json(self._store(request.match_info["token"], payload, files))
 
     async def _get_message(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
+        if self.token_expired(request.match_info["token"]):
+            return invalid_token()
         message = self._find(request.match_info["token"], request.match_info["mid"])
         return _json(message) if message else _json({"message": "Unknown Message", "code": 10008}, 404)
 
@@ -436,6 +472,8 @@ class FakeDiscord:
             Call("PATCH", request.path, dict(request.query), dict(request.headers), payload, files)
         )
         token, mid = request.match_info["token"], request.match_info["mid"]
+        if self.token_expired(token):
+            return invalid_token()
         message = self._find(token, mid)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
@@ -445,6 +483,8 @@ class FakeDiscord:
     async def _delete_message(self, request: web.Request) -> web.Response:
         await self._record(Call("DELETE", request.path, dict(request.query), dict(request.headers), None))
         token, mid = request.match_info["token"], request.match_info["mid"]
+        if self.token_expired(token):
+            return invalid_token()
         message = self._find(token, mid)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
@@ -470,8 +510,18 @@ class FakeDiscord:
         await self._record(
             Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
         )
+        if request.match_info["cid"] in self.forbidden_channels:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        nonce = payload.get("nonce")
+        if nonce and payload.get("enforce_nonce") and nonce in self._nonces:
+            return _json(self._nonces[nonce])  # Discord answers a repeated nonce with the first message
         message = self._store(f"channel:{request.match_info['cid']}", payload, files)
         message["type"] = 19 if payload.get("message_reference") else 0
+        if payload.get("message_reference"):
+            message["message_reference"] = payload["message_reference"]
+        if nonce:
+            message["nonce"] = nonce
+            self._nonces[nonce] = message
         self.channel_messages[message["id"]] = message
         self.bot_posts.append(message)
         return _json(message)
@@ -544,6 +594,11 @@ class FakeDiscord:
                 for upload in files
             ]
         return fields
+
+
+def is_progress(call: Call) -> bool:
+    """Whether a call is a job's progress edit (it carries the Cancel button)."""
+    return call.method == "PATCH" and "bb:cancel:" in json.dumps((call.payload or {}).get("components") or [])
 
 
 def message_object(**fields: Any) -> dict[str, Any]:

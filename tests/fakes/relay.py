@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import itertools
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,11 @@ class FakeRelay:
         self.model_list: list[str] | None = None  # None: the relay has no /v1/models
         self.models_delay = 0.0
         self.mj_remix = False  # variations wait for a remix confirmation (trueai with remix on)
+        # Every generation call waits this long, and while `hold` is set and not released.
+        self.delay = 0.0
+        self.hold: asyncio.Event | None = None
+        self.in_flight = 0  # generation calls being answered right now
+        self.peak_in_flight = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -152,7 +158,8 @@ class FakeRelay:
             body = await self._record(request)
             mode = self._plan.pop(0) if self._plan else "ok"
             handler = default if mode == "ok" else MODES[mode]
-            return await handler(self, request, body if isinstance(body, dict) else {})
+            async with self._busy():
+                return await handler(self, request, body if isinstance(body, dict) else {})
 
         return handle
 
@@ -213,7 +220,21 @@ class FakeRelay:
         if method != "generateContent":
             return _json({"error": {"code": 404, "message": "unknown method", "status": "NOT_FOUND"}}, 404)
         mode = self._plan.pop(0) if self._plan else "ok"
-        return await MODES[mode](self, request, body or {})
+        async with self._busy():
+            return await MODES[mode](self, request, body or {})
+
+    @contextlib.asynccontextmanager
+    async def _busy(self) -> AsyncIterator[None]:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.hold is not None:
+                await self.hold.wait()
+            yield
+        finally:
+            self.in_flight -= 1
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
