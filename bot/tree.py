@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import BotError, UpstreamError, render_error
+from bot.errors import BotError, NotAllowed, UpstreamError, render_error
 from bot.i18n import Catalog
 from bot.jobs.access import is_allowed
 from bot.who import member_of
@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 class BananaTree(app_commands.CommandTree["BananaBot"]):
     async def interaction_check(self, interaction: discord.Interaction[BananaBot], /) -> bool:
         """ALLOWED_GUILDS, ALLOWED_CHANNELS and ALLOWED_ROLES, for every command and menu."""
-        return is_allowed(interaction.client.settings, member_of(interaction))
+        if is_allowed(interaction.client.settings, member_of(interaction)):
+            return True
+        # discord.py drops a refused interaction silently; the member must still get an answer.
+        if interaction.type is not discord.InteractionType.autocomplete:
+            await report_error(interaction, NotAllowed())
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[BananaBot], error: app_commands.AppCommandError

@@ -1,0 +1,458 @@
+"""The job engine end to end: queue, fairness, progress, Cancel, time limits, late delivery, quotas,
+access lists, /usage and /status, through the fake Discord and the fake relay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from bot.jobs.engine import JobEngine
+from bot.jobs.model import JobStatus
+from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
+from tests.fakes.discord import (
+    CHANNEL_ID,
+    GUILD_ID,
+    PLAIN_PERMISSIONS,
+    FakeDiscord,
+    SentInteraction,
+    is_progress,
+    user,
+)
+from tests.fakes.relay import FakeRelay
+
+ALICE = user("100000000000000005", "alice")
+BOB = user("100000000000000006", "bob")
+CAROL = user("100000000000000007", "carol")
+
+
+@pytest.fixture(autouse=True)
+def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(JobEngine, "progress_every", 0.05)
+
+
+async def imagine(
+    discord_fake: FakeDiscord, prompt: str, who: dict[str, Any] = ALICE, **kw: Any
+) -> SentInteraction:
+    return await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": prompt}, member=who, **kw)
+    )
+
+
+def prompts_sent(relay: FakeRelay) -> list[str]:
+    return [c.body["contents"][0]["parts"][0]["text"] for c in relay.generate_calls()]
+
+
+def progress_texts(discord_fake: FakeDiscord, sent: SentInteraction) -> list[str]:
+    return [c.payload["content"] for c in discord_fake.calls_for(sent.token) if is_progress(c)]
+
+
+async def wait_progress(
+    discord_fake: FakeDiscord, sent: SentInteraction, starts: str, timeout: float = 5.0
+) -> Any:
+    return await discord_fake.wait_for(
+        lambda c: sent.token in c.path and is_progress(c) and c.payload["content"].startswith(starts), timeout
+    )
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+def cancel_id(discord_fake: FakeDiscord, sent: SentInteraction) -> str:
+    message = discord_fake.original_message(sent.token)
+    (button,) = [c for row in message["components"] for c in row["components"]]
+    assert button["label"] == "Cancel" and button["style"] == 4
+    return button["custom_id"]
+
+
+async def press_cancel(
+    discord_fake: FakeDiscord, sent: SentInteraction, who: dict[str, Any] = ALICE, **kw: Any
+) -> SentInteraction:
+    message = discord_fake.original_message(sent.token)
+    return await discord_fake.send_interaction(
+        discord_fake.button(cancel_id(discord_fake, sent), message, member=who, **kw)
+    )
+
+
+# --- queue ----------------------------------------------------------------------------------------
+
+
+async def test_queued_jobs_show_their_place_and_run_when_a_slot_frees(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    await start_bot(max_concurrent_jobs=1)
+    first = await imagine(discord_fake, "one")
+    await until(lambda: relay.in_flight == 1)
+    second = await imagine(discord_fake, "two", BOB)
+    third = await imagine(discord_fake, "three", CAROL)
+
+    shown = await wait_progress(discord_fake, third, "⏳")
+    assert shown.payload["content"] == "⏳ Queued — 1 ahead of you."
+    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
+    running = await wait_progress(discord_fake, first, "🎨 Generating…")
+    assert running.payload["allowed_mentions"] == {"parse": []}
+    assert cancel_id(discord_fake, first) == f"bb:cancel:{cancel_id(discord_fake, first).split(':')[2]}"
+
+    relay.hold.set()
+    for sent in (first, second, third):
+        final = await wait_result(discord_fake, sent)
+        assert final.payload["components"] == [], "the Cancel button goes with the result"
+        assert final.payload["content"] is None
+    assert prompts_sent(relay) == ["one", "two", "three"]
+    assert relay.peak_in_flight == 1
+
+
+async def test_one_members_many_jobs_do_not_starve_another(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    await start_bot(max_concurrent_jobs=1, max_jobs_per_user=10)
+    alice = [await imagine(discord_fake, f"alice {n}") for n in range(1, 7)]
+    await until(lambda: relay.in_flight == 1)
+    bob = await imagine(discord_fake, "bob 1", BOB)
+    shown = await wait_progress(discord_fake, bob, "⏳")
+    assert shown.payload["content"] == "⏳ Queued — 1 ahead of you.", "only alice's next job goes first"
+
+    relay.hold.set()
+    for sent in (*alice, bob):
+        await wait_result(discord_fake, sent)
+    order = prompts_sent(relay)
+    assert order[:3] == ["alice 1", "alice 2", "bob 1"]
+    assert order.index("bob 1") < len(order) - 1
+
+
+async def test_a_full_queue_answers_privately_and_a_busy_member_is_told(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    await start_bot(max_concurrent_jobs=1, max_queue_length=2, max_jobs_per_user=2)
+    await imagine(discord_fake, "a1")
+    await imagine(discord_fake, "a2")
+    await until(lambda: relay.in_flight == 1)
+    busy = await imagine(discord_fake, "a3")
+    assert await private_error(discord_fake, busy) == (
+        "You already have 2 pictures on the way. Wait for one to finish, then try again."
+    )
+    await imagine(discord_fake, "b1", BOB)
+    full = await imagine(discord_fake, "c1", CAROL)
+    assert await private_error(discord_fake, full) == "The queue is full right now. Try again in a minute."
+    callback = discord_fake.callback(full)
+    assert callback is not None and callback.payload["type"] == 4, "refused before any defer"
+    relay.hold.set()
+    await until(lambda: len(relay.generate_calls()) == 3)
+
+
+async def test_per_format_cap_limits_one_api_while_others_run(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    await start_bot(max_concurrent_jobs=4, concurrency_limits={"gemini": 1})
+    first = await imagine(discord_fake, "one")
+    second = await imagine(discord_fake, "two", BOB)
+    await until(lambda: relay.in_flight == 1)
+    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
+    await asyncio.sleep(0.2)
+    assert relay.in_flight == 1
+    relay.hold.set()
+    await wait_result(discord_fake, first)
+    await wait_result(discord_fake, second)
+    assert relay.peak_in_flight == 1
+
+
+# --- cancel ----------------------------------------------------------------------------------------
+
+
+async def test_the_requester_cancels_a_running_job_and_its_slot_frees(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    bot = await start_bot(max_concurrent_jobs=1)
+    running = await imagine(discord_fake, "one")
+    waiting = await imagine(discord_fake, "two", BOB)
+    await wait_progress(discord_fake, running, "🎨")
+
+    press = await press_cancel(discord_fake, running)
+    edit = await discord_fake.wait_for(
+        lambda c: (
+            running.token in c.path
+            and c.method == "PATCH"
+            and "Cancelled" in (c.payload.get("content") or "")
+        )
+    )
+    assert edit.payload["content"] == f"✖️ Cancelled by <@{ALICE['id']}>."
+    assert edit.payload["components"] == [] and edit.payload["allowed_mentions"] == {"parse": []}
+    callback = discord_fake.callback(press)
+    assert callback is not None and callback.payload == {"type": 6}
+    await until(lambda: len(relay.generate_calls()) == 2)  # the next job got the slot at once
+    relay.hold.set()
+    await wait_result(discord_fake, waiting)
+    assert not [c for c in discord_fake.calls_for(running.token) if c.files]
+    job = await bot.jobs.store.get(1)
+    assert job is not None and job.status is JobStatus.CANCELLED and job.cancelled_by == int(ALICE["id"])
+
+
+async def test_only_the_requester_or_a_moderator_can_cancel(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    await start_bot(max_concurrent_jobs=1)
+    await imagine(discord_fake, "one")
+    await until(lambda: relay.in_flight == 1)
+    queued = await imagine(discord_fake, "two")
+    await wait_progress(discord_fake, queued, "⏳")
+
+    button, stale = cancel_id(discord_fake, queued), discord_fake.original_message(queued.token)
+    refused = await press_cancel(discord_fake, queued, BOB, permissions=PLAIN_PERMISSIONS)
+    assert await private_error(discord_fake, refused) == (
+        "Only the member who asked for this picture, or a moderator, can cancel it."
+    )
+    moderator = await press_cancel(discord_fake, queued, CAROL)  # default permissions include Manage Messages
+    edit = await discord_fake.wait_for(
+        lambda c: (
+            queued.token in c.path and c.method == "PATCH" and "Cancelled" in (c.payload.get("content") or "")
+        )
+    )
+    assert edit.payload["content"] == f"✖️ Cancelled by <@{CAROL['id']}>."
+    await discord_fake.wait_for(lambda c: c.path.endswith(f"/{moderator.id}/{moderator.token}/callback"))
+    # A press from a client that still shows the button.
+    again = await discord_fake.send_interaction(discord_fake.button(button, stale, member=ALICE))
+    assert await private_error(discord_fake, again) == "This job has already finished."
+    relay.hold.set()
+    await until(lambda: len(relay.generate_calls()) == 1)
+    await asyncio.sleep(0.1)
+    assert prompts_sent(relay) == ["one"], "a cancelled queued job never reaches the API"
+
+
+# --- time ------------------------------------------------------------------------------------------
+
+
+async def test_a_job_past_its_time_limit_ends_with_a_clear_message(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    bot = await start_bot(job_timeout=0.5)
+    sent = await imagine(discord_fake, "stuck")
+    assert await private_error(discord_fake, sent) == (
+        "This took longer than 0 s, so the bot stopped it. Please try again; a simpler prompt can help."
+    )
+    job = await bot.jobs.store.get(1)
+    assert job is not None and job.status is JobStatus.FAILED and job.error == "JobTimedOut"
+    relay.hold.set()
+    await wait_result(discord_fake, await imagine(discord_fake, "next"))  # its slot was freed
+
+
+async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.delay = 1.5
+    await start_bot()
+    # The interaction is 14 min 31 s old: its token lasts 29 s more, less than the bot's margin
+    # of 30 s after the first progress edit... so the first edits still go to the token.
+    created = time.time() - 15 * 60 + 31.2
+    sent = await imagine(discord_fake, "late", created_at=created)
+    progress = await wait_progress(discord_fake, sent, "🎨", timeout=5)
+    post = await until_post(discord_fake)
+    original = discord_fake.original_message(sent.token)
+    assert progress.at < post["_at"]
+    assert post["content"] == f"<@{ALICE['id']}>, your picture is ready:"
+    assert str(post["message_reference"]["message_id"]) == original["id"]
+    assert post["message_reference"]["fail_if_not_exists"] is False
+    call = next(c for c in discord_fake.calls if c.path.endswith(f"/channels/{CHANNEL_ID}/messages"))
+    assert call.payload["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert images_of(call)[0].size == (128, 128)
+    assert call.payload["nonce"] == "bb1" and call.payload["enforce_nonce"] is True
+
+
+async def until_post(discord_fake: FakeDiscord, timeout: float = 10.0) -> dict[str, Any]:
+    call = await discord_fake.wait_for(
+        lambda c: c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages"), timeout
+    )
+    await until(lambda: bool(discord_fake.bot_posts) or discord_fake.calls[-1] is not call)
+    return {**discord_fake.bot_posts[-1], "_at": call.at} if discord_fake.bot_posts else {"_at": call.at}
+
+
+async def test_no_permission_to_post_late_is_recorded_and_the_bot_goes_on(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    discord_fake.forbidden_channels.add(CHANNEL_ID)
+    bot = await start_bot()
+    sent = await imagine(discord_fake, "late", created_at=time.time() - 15 * 60 + 10)
+    await discord_fake.wait_for(
+        lambda c: c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages")
+    )
+    await until(lambda: bot.jobs.job(1) is None)
+    job = await bot.jobs.store.get(1)
+    assert job is not None and job.status is JobStatus.DONE
+    assert job.delivered_at is None
+    row = await bot.db.conn.execute_fetchall("SELECT delivery_error FROM jobs WHERE id = 1")
+    assert "Forbidden" in row[0][0]
+    assert not [c for c in discord_fake.calls_for(sent.token) if c.files]
+    fresh = await imagine(discord_fake, "fine")
+    await wait_result(discord_fake, fresh)
+
+
+# --- quotas and cooldown --------------------------------------------------------------------------
+
+
+async def test_daily_limit_counts_pictures_not_failures_and_resets_the_next_day(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    bot = await start_bot(user_daily_limit=2)
+    await wait_result(discord_fake, await imagine(discord_fake, "one"))
+    relay.queue("http_400")
+    await private_error(discord_fake, await imagine(discord_fake, "fails"))
+    await wait_result(discord_fake, await imagine(discord_fake, "two"))
+    refused = await imagine(discord_fake, "three")
+    text = await private_error(discord_fake, refused)
+    assert text.startswith("You've made your 2 pictures for today (2 used). Your limit resets in ")
+    other = await imagine(discord_fake, "bob's", BOB)
+    await wait_result(discord_fake, other)
+
+    real = bot.jobs.clock
+    bot.jobs.clock = lambda: real() + 86400
+    await wait_result(discord_fake, await imagine(discord_fake, "tomorrow"))
+
+
+async def test_server_limit_and_admin_exemption(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(guild_daily_limit=2, admin_users=frozenset({int(CAROL["id"])}))
+    await wait_result(discord_fake, await imagine(discord_fake, "one"))
+    await wait_result(discord_fake, await imagine(discord_fake, "two", BOB))
+    text = await private_error(discord_fake, await imagine(discord_fake, "three"))
+    assert text.startswith("This server has made its 2 pictures for today. The limit resets in ")
+    await wait_result(discord_fake, await imagine(discord_fake, "admin", CAROL))
+
+
+async def test_count_uses_as_many_pictures_as_it_asks_for(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(user_daily_limit=3)
+    await wait_result(discord_fake, await imagine_count(discord_fake, 2))
+    text = await private_error(discord_fake, await imagine_count(discord_fake, 2))
+    assert "(2 used)" in text
+
+
+async def imagine_count(discord_fake: FakeDiscord, count: int) -> SentInteraction:
+    return await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "pair", "count": count}, member=ALICE)
+    )
+
+
+async def test_cooldown_between_commands(start_bot, discord_fake: FakeDiscord, relay: FakeRelay) -> None:
+    await start_bot(user_cooldown=60)
+    await wait_result(discord_fake, await imagine(discord_fake, "one"))
+    text = await private_error(discord_fake, await imagine(discord_fake, "two"))
+    assert text in (
+        "You're going a bit fast. Try again in 60 s.",
+        "You're going a bit fast. Try again in 59 s.",
+    )
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "allowed"),
+    [
+        ({"allowed_guilds": frozenset({111111111111111111})}, False),
+        ({"allowed_guilds": frozenset({int(GUILD_ID)})}, True),
+        ({"allowed_channels": frozenset({222222222222222222})}, False),
+        ({"allowed_channels": frozenset({int(CHANNEL_ID)})}, True),
+        ({"allowed_roles": frozenset({333333333333333333})}, False),
+        ({"allowed_roles": frozenset({444444444444444444})}, True),
+        (
+            {
+                "allowed_roles": frozenset({333333333333333333}),
+                "admin_roles": frozenset({444444444444444444}),
+            },
+            True,
+        ),
+    ],
+)
+async def test_allowlists(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, settings: dict[str, Any], allowed: bool
+) -> None:
+    await start_bot(**settings)
+    sent = await imagine(discord_fake, "hello", roles=["444444444444444444"])
+    if allowed:
+        await wait_result(discord_fake, sent)
+    else:
+        assert await private_error(discord_fake, sent) == "You can't use this bot here."
+        assert not relay.generate_calls()
+
+
+# --- restarting, /usage and /status ----------------------------------------------------------------
+
+
+async def test_new_commands_while_stopping_get_a_restarting_answer(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    bot = await start_bot(shutdown_grace=5)
+    running = await imagine(discord_fake, "one")
+    await until(lambda: relay.in_flight == 1)
+    draining = asyncio.create_task(bot.jobs.drain())
+    await until(lambda: not bot.jobs.accepting)
+    late = await imagine(discord_fake, "two", BOB)
+    assert (
+        await private_error(discord_fake, late) == "The bot is restarting right now. Try again in a minute."
+    )
+    relay.hold.set()
+    await wait_result(discord_fake, running)  # a running job finishes within the grace period
+    await draining
+
+
+async def test_usage_for_a_member_and_for_a_manager(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(user_daily_limit=5, guild_daily_limit=20)
+    await wait_result(discord_fake, await imagine(discord_fake, "one"))
+    await wait_result(discord_fake, await imagine(discord_fake, "two", BOB))
+
+    member = await discord_fake.send_interaction(
+        discord_fake.slash("usage", member=ALICE, permissions=PLAIN_PERMISSIONS)
+    )
+    reply = await answer(discord_fake, member)
+    (embed,) = reply["embeds"]
+    assert embed["title"] == "Your usage today"
+    assert embed["description"].splitlines()[0] == "Used: 1 of 5"
+    assert embed["description"].splitlines()[1].startswith("Left: 4 · resets in ")
+    assert "fields" not in embed or not embed["fields"]
+
+    manager = await discord_fake.send_interaction(discord_fake.slash("usage", member=BOB))
+    (embed,) = (await answer(discord_fake, manager))["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["This server today"] == "2 of 20 pictures"
+    assert fields["Most active"].splitlines() == [f"<@{ALICE['id']}>: 1", f"<@{BOB['id']}>: 1"]
+
+
+async def answer(discord_fake: FakeDiscord, sent: SentInteraction) -> dict[str, Any]:
+    call = await discord_fake.wait_for(lambda c: c.path.endswith(f"/{sent.id}/{sent.token}/callback"))
+    assert call.payload["type"] == 4 and call.payload["data"]["flags"] & EPHEMERAL
+    return call.payload["data"]
+
+
+async def test_status_shows_the_queue_and_each_models_record(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    await wait_result(discord_fake, await imagine(discord_fake, "one"))
+    relay.queue("http_400")
+    await private_error(discord_fake, await imagine(discord_fake, "two"))
+    sent = await discord_fake.send_interaction(discord_fake.slash("status"))
+    (embed,) = (await answer(discord_fake, sent))["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Queue"] == "0 running of 4 · 0 waiting"
+    assert fields["Last 24 h"] == "1 done, 1 failed (50% success)"
+    line = fields["Median time per model (24 h)"]
+    assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 pictures")
+    assert json.dumps(embed).count("gemini") == 1
