@@ -264,3 +264,71 @@ def test_picture_settings() -> None:
     s = load({**GOOD, "MAX_INPUT_MB": "8", "INPUT_MAX_SIDE": "1536"})
     assert (s.max_input_bytes, s.input_max_side) == (8 * 1024 * 1024, 1536)
     assert (load(GOOD).max_input_bytes, load(GOOD).input_max_side) == (25 * 1024 * 1024, 2048)
+
+
+def test_job_engine_settings_defaults() -> None:
+    s = load(GOOD)
+    assert (s.max_concurrent_jobs, s.max_jobs_per_user, s.max_queue_length) == (4, 3, 50)
+    assert (s.job_timeout, s.mj_timeout, s.shutdown_grace) == (300.0, 600.0, 30.0)
+    assert (s.user_daily_limit, s.guild_daily_limit, s.user_cooldown) == (0, 0, 0.0)
+    assert s.concurrency_limits == {} and s.result_retention_hours == 24.0
+    assert not (s.admin_users or s.admin_roles or s.allowed_guilds or s.allowed_channels or s.allowed_roles)
+
+
+def test_job_engine_settings_are_read() -> None:
+    s = load(
+        GOOD
+        | {
+            "MAX_CONCURRENT_JOBS": "8",
+            "MAX_JOBS_PER_USER": "5",
+            "MAX_QUEUE_LENGTH": "200",
+            "CONCURRENCY_LIMITS": "midjourney=2, gpt-image-1=1",
+            "JOB_TIMEOUT": "120",
+            "SHUTDOWN_GRACE": "0",
+            "USER_DAILY_LIMIT": "20",
+            "GUILD_DAILY_LIMIT": "500",
+            "USER_COOLDOWN": "15",
+            "ADMIN_USERS": "100000000000000002",
+            "ADMIN_ROLES": "100000000000000010, 100000000000000011",
+            "ALLOWED_GUILDS": "100000000000000003",
+            "ALLOWED_CHANNELS": "100000000000000004",
+            "ALLOWED_ROLES": "100000000000000012",
+            "RESULT_RETENTION_HOURS": "72",
+        }
+    )
+    assert (s.max_concurrent_jobs, s.max_jobs_per_user, s.max_queue_length) == (8, 5, 200)
+    assert s.concurrency_limits == {"midjourney": 2, "gpt-image-1": 1}
+    assert (s.job_timeout, s.shutdown_grace, s.user_cooldown) == (120.0, 0.0, 15.0)
+    assert (s.user_daily_limit, s.guild_daily_limit) == (20, 500)
+    assert s.admin_users == {100000000000000002}
+    assert s.admin_roles == {100000000000000010, 100000000000000011}
+    assert s.allowed_guilds == {100000000000000003} and s.allowed_channels == {100000000000000004}
+    assert s.allowed_roles == {100000000000000012} and s.result_retention_hours == 72.0
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MAX_CONCURRENT_JOBS": "0"}, "MAX_CONCURRENT_JOBS must be a whole number from 1 to 64, got '0'"),
+        (
+            {"MAX_CONCURRENT_JOBS": "2.5"},
+            "MAX_CONCURRENT_JOBS must be a whole number from 1 to 64, got '2.5'",
+        ),
+        ({"USER_DAILY_LIMIT": "-1"}, "USER_DAILY_LIMIT must be a whole number from 0 to 1000000, got '-1'"),
+        ({"JOB_TIMEOUT": "1"}, "JOB_TIMEOUT must be a number of seconds from 5 to 3600, got '1'"),
+        (
+            {"ALLOWED_GUILDS": "123, my-server"},
+            "ALLOWED_GUILDS must be Discord ids (15 to 21 digits) separated by commas, got '123'",
+        ),
+        (
+            {"CONCURRENCY_LIMITS": "midjourney"},
+            "CONCURRENCY_LIMITS entries must look like midjourney=2 or gpt-image-1=1, got 'midjourney'",
+        ),
+        (
+            {"CONCURRENCY_LIMITS": "gemini=0"},
+            "CONCURRENCY_LIMITS entries must look like midjourney=2 or gpt-image-1=1, got 'gemini=0'",
+        ),
+    ],
+)
+def test_job_engine_settings_problems(env: dict[str, str], expected: str) -> None:
+    assert problems(GOOD | env) == [expected]
