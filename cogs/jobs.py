@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Interaction webhooks answer these once the 15-minute token is gone.
 _TOKEN_GONE = (401, 404)
+# Discord shows "typing…" for about 10 s after each call.
+TYPING_LASTS = 8
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bb:cancel:(?P<id>\d+)"):
@@ -58,6 +60,7 @@ class DiscordSink:
 
     def __init__(self, bot: BananaBot) -> None:
         self.bot = bot
+        self._typing: dict[int, int] = {}
 
     def _webhook(self, job: Job) -> discord.Webhook:
         origin = job.origin
@@ -69,8 +72,10 @@ class DiscordSink:
 
     async def progress(self, job: Job, view: ProgressView) -> int | None:
         if not self._live(job):
-            if job.origin.token is None:
-                await self.bot.http.send_typing(job.origin.channel_id)  # a mention: typing is the progress
+            if job.origin.token is None and view.seconds // TYPING_LASTS != self._typing.get(job.id):
+                # A mention has no message of its own to edit: "bananabot is typing…" is its progress.
+                self._typing[job.id] = view.seconds // TYPING_LASTS
+                await self.bot.http.send_typing(job.origin.channel_id)
             return None
         shown = progress_message(view, self.bot.catalog, job.origin.locale)
         cancel = None
@@ -86,6 +91,7 @@ class DiscordSink:
         return message.id
 
     async def deliver(self, job: Job, delivery: Delivery) -> None:
+        self._typing.pop(job.id, None)
         origin = job.origin
         shown = result_message(delivery, self.bot.catalog, origin.locale, origin.user_name, origin.avatar_url)
         view = await action_view(self.bot, delivery)
@@ -111,6 +117,7 @@ class DiscordSink:
         await self._post(job, content=late, embed=shown["embed"], files=shown["attachments"], view=view)
 
     async def fail(self, job: Job, error: BaseException) -> None:
+        self._typing.pop(job.id, None)
         text = error_text(error, self.bot.catalog, job.origin.locale)
         if self._live(job):
             webhook = self._webhook(job)

@@ -12,6 +12,7 @@ import pytest
 
 from bot.jobs.engine import JobEngine
 from bot.jobs.model import JobStatus
+from bot.routing import parse_models
 from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
 from tests.fakes.discord import (
     CHANNEL_ID,
@@ -22,7 +23,7 @@ from tests.fakes.discord import (
     is_progress,
     user,
 )
-from tests.fakes.relay import FakeRelay
+from tests.fakes.relay import FakeRelay, mj_success
 
 ALICE = user("100000000000000005", "alice")
 BOB = user("100000000000000006", "bob")
@@ -34,12 +35,15 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JobEngine, "progress_every", 0.05)
 
 
+_INTERACTION_ARGS = ("created_at", "roles", "permissions", "locale", "guild_id", "channel_id")
+
+
 async def imagine(
     discord_fake: FakeDiscord, prompt: str, who: dict[str, Any] = ALICE, **kw: Any
 ) -> SentInteraction:
-    return await discord_fake.send_interaction(
-        discord_fake.slash("imagine", {"prompt": prompt}, member=who, **kw)
-    )
+    extra = {k: kw.pop(k) for k in _INTERACTION_ARGS if k in kw}
+    payload = discord_fake.slash("imagine", {"prompt": prompt, **kw}, member=who, **extra)
+    return await discord_fake.send_interaction(payload)
 
 
 def prompts_sent(relay: FakeRelay) -> list[str]:
@@ -456,3 +460,41 @@ async def test_status_shows_the_queue_and_each_models_record(
     line = fields["Median time per model (24 h)"]
     assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 pictures")
     assert json.dumps(embed).count("gemini") == 1
+
+
+async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after_the_start(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    settings = {
+        "models": tuple(parse_models("gemini-2.5-flash-image,midjourney")),
+        "mj_poll_seconds": 0.5,
+        "shutdown_grace": 0,
+    }
+    first = await start_bot(**settings)
+    sent = await imagine(discord_fake, "a koi pond", model="midjourney")
+    fetch = await relay_call(relay, "/mj/task/")
+    task_id = fetch.path.split("/")[3]
+    relay.mj_tasks[task_id].states = [{"status": "IN_PROGRESS", "progress": "50%", "imageUrl": None}]
+    await until(lambda: bool(first.jobs.job(1) and first.jobs.job(1).upstream_task))  # type: ignore[union-attr]
+
+    await first.close()
+    notice = await discord_fake.wait_for(
+        lambda c: (
+            sent.token in c.path and c.method == "PATCH" and (c.payload.get("content") or "").startswith("🔄")
+        )
+    )
+    assert notice.payload["components"] == [], "no Cancel button on a job the bot no longer runs"
+    job = await first.jobs.store.get(1) if first.db._conn else None
+    assert job is None or job.status is JobStatus.RUNNING
+
+    relay.mj_tasks[task_id].states = [mj_success(relay, task_id, "IMAGINE")]
+    await start_bot(**settings)
+    final = await wait_result(discord_fake, sent)
+    assert images_of(final)[0].size == (256, 256)
+    assert len(relay.calls_to("/mj/submit/")) == 1, "the task is followed by its id, not submitted again"
+    assert len([c for c in discord_fake.calls_for(sent.token) if c.files]) == 1
+
+
+async def relay_call(relay: FakeRelay, prefix: str, timeout: float = 5.0) -> Any:
+    await until(lambda: bool(relay.calls_to(prefix)), timeout)
+    return relay.calls_to(prefix)[0]
