@@ -120,6 +120,8 @@ class FakeRelay:
         # Every generation call waits this long, and while `hold` is set and not released.
         self.delay = 0.0
         self.hold: asyncio.Event | None = None
+        # Calls in the "gated" mode wait until the test sets this, then answer as "ok".
+        self.gate = asyncio.Event()
         self.in_flight = 0  # generation calls being answered right now
         self.peak_in_flight = 0
         self._runner: web.AppRunner | None = None
@@ -388,6 +390,11 @@ async def _malformed(relay: FakeRelay, request: web.Request, body: dict[str, Any
 
 async def _slow(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     await asyncio.sleep(relay.slow_seconds)
+    return await _ok(relay, request, body)
+
+
+async def _gated(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    await relay.gate.wait()
     return await _ok(relay, request, body)
 
 
@@ -748,6 +755,7 @@ MODES: dict[str, Handler] = {
     "html_502": _html_502,
     "malformed": _malformed,
     "slow": _slow,
+    "gated": _gated,
     "key_echo": _key_echo,
     "chat_markdown": _chat_markdown,
     "chat_progress_log": _chat_progress_log,
