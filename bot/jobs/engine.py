@@ -475,8 +475,8 @@ class JobEngine:
             return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=not self.accepting)
         if active.phase is _Phase.RUNNING:
             seconds = time.monotonic() - active.started
-            if seconds < self.progress_every and active.percent is None:
-                return None  # a quick job goes straight to its result
+            if seconds < self.progress_every / 2 and active.percent is None:
+                return None  # a quick job goes straight to its result, with no edit in between
             return ProgressView(
                 JobStatus.RUNNING,
                 seconds=int(seconds),
