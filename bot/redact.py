@@ -19,6 +19,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}", re.I), r"\1***"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-***"),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "AIza***"),
+    # Interaction and webhook tokens travel in the URL path.
+    (re.compile(r"(/webhooks/\d+/)[^/?\s\"']+"), r"\1***"),
+    (re.compile(r"(/interactions/\d+/)[^/?\s\"']+"), r"\1***"),
 )
 
 
@@ -63,5 +66,5 @@ def setup_logging(level: str, redactor: Redactor) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # These log every REST call or SQL statement at DEBUG, bodies included; keep them quieter.
-    for noisy in ("discord.http", "aiosqlite"):
+    for noisy in ("discord.http", "discord.webhook", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

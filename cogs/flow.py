@@ -39,7 +39,7 @@ async def run_job(interaction: discord.Interaction[BananaBot], spec: JobSpec) ->
     job = await jobs.accept(spec, origin_of(interaction), member_of(interaction))
     try:
         await interaction.response.defer(thinking=True)
-    except discord.HTTPException:
+    except Exception:
         await jobs.abandon(job)
         raise
     await jobs.submit(job)

@@ -3,11 +3,13 @@ and the /usage and /status commands."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -44,14 +46,19 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bb:canc
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[BananaBot]) -> None:  # type: ignore[override]
+        bot = interaction.client
         try:
-            await interaction.client.jobs.cancel(self.job_id, member_of(interaction))
+            job = bot.jobs.cancel(self.job_id, member_of(interaction))
         except Exception as exc:
             await report_error(interaction, exc)
             return
-        if not interaction.response.is_done():
-            # The job's own message already says "Cancelled"; the press needs only acknowledging.
+        if job.origin.token_usable(time.time()):
+            # The job's own message is updated to "Cancelled"; the press needs only acknowledging.
             await interaction.response.defer()
+        else:
+            # The job's token is gone: this press's own token can still edit the message.
+            text = bot.catalog.text("job.cancelled", job.origin.locale, name=f"<@{interaction.user.id}>")
+            await interaction.response.edit_message(content=text, embed=None, attachments=[], view=None)
 
 
 class DiscordSink:
@@ -105,16 +112,27 @@ class DiscordSink:
                     view=None if view is discord.utils.MISSING else view,
                 )
                 return
-            except discord.HTTPException as exc:
-                if exc.status not in _TOKEN_GONE:
-                    raise
-                log.info("Job %d: the interaction token is gone; posting in the channel", job.id)
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                # Token gone, Discord failing or the network: the channel is the way left.
+                log.info(
+                    "Job %d: editing the command's message failed (%s); posting in the channel", job.id, exc
+                )
                 for file in shown["attachments"]:
                     file.reset()
         late = None
         if origin.token is not None:
             late = self.bot.catalog.text("job.late", origin.locale, mention=f"<@{origin.user_id}>")
         await self._post(job, content=late, embed=shown["embed"], files=shown["attachments"], view=view)
+        await self._settle_original(job)
+
+    async def _settle_original(self, job: Job) -> None:
+        """After a late post, take the progress text and Cancel button off the command's message."""
+        if job.origin.token is None or job.message_id is None:
+            return
+        channel = self.bot.get_partial_messageable(job.origin.channel_id, guild_id=job.origin.guild_id)
+        text = self.bot.catalog.text("job.answered_below", job.origin.locale)
+        with contextlib.suppress(discord.HTTPException):
+            await channel.get_partial_message(job.message_id).edit(content=text, embed=None, view=None)
 
     async def fail(self, job: Job, error: BaseException) -> None:
         self._typing.pop(job.id, None)

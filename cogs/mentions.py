@@ -6,6 +6,7 @@ and replied-to message of messages that mention the bot.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -55,9 +56,11 @@ class Mentions(commands.Cog):
         spec = JobSpec(kind.value, prompt, sources=tuple(sources))
         jobs = self.bot.jobs
         job = await jobs.accept(spec, message_origin(message, locale), member)
-        # The answer is a reply that comes later; typing shows the bot is on it meanwhile.
-        async with message.channel.typing():
-            await jobs.submit(job)
+        # The answer is a reply that comes later; typing shows the bot is on it meanwhile (a courtesy:
+        # without the right to type, the job still runs).
+        with contextlib.suppress(discord.HTTPException):
+            await message.channel.typing()
+        await jobs.submit(job)
 
     async def _pictures(self, message: discord.Message, me: discord.ClientUser) -> list[SourceImage]:
         """The message's own pictures; a reply adds the replied-to message's (a reply to one of the

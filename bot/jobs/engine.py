@@ -25,6 +25,7 @@ from bot.errors import (
     DailyLimitReached,
     JobAlreadyOver,
     JobTimedOut,
+    NotAllowed,
     NotYourJob,
     QueueFull,
     Restarting,
@@ -32,7 +33,7 @@ from bot.errors import (
     UserBusy,
 )
 from bot.imaging import FittedImage
-from bot.jobs.access import Member, is_exempt
+from bot.jobs.access import Member, is_allowed, is_exempt
 from bot.jobs.files import JobFiles
 from bot.jobs.model import ACTION, Job, JobSpec, JobStatus, Origin
 from bot.jobs.queue import Entry, FairQueue
@@ -124,7 +125,8 @@ class _Active:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return (self.api_format, self.job.model)
+        # A model named like its format ("midjourney") counts once against the caps.
+        return tuple(dict.fromkeys((self.api_format, self.job.model)))
 
 
 class JobEngine:
@@ -165,6 +167,8 @@ class JobEngine:
 
         Fast (no download): it runs before the interaction is deferred, so refusals are private.
         """
+        if not is_allowed(self.settings, member):
+            raise NotAllowed()  # buttons and modals too, which the command tree's check never sees
         model, api_format = self._check(spec)
         units = spec.count if spec.kind != ACTION else 1
         exempt = is_exempt(self.settings, member)
@@ -185,12 +189,19 @@ class JobEngine:
             try:
                 await self._prepare_inputs(job, self._plan(job.spec, job.model))
             except Exception as exc:
+                if not self.accepting:
+                    # The bot is stopping (its HTTP session may be closing): the journal keeps the
+                    # job queued and the next start fetches the pictures again.
+                    self._forget(active)
+                    raise
                 await self._end(active, JobStatus.FAILED, error=type(exc).__name__)
                 raise
         if active.stop == "cancel":
+            active.phase = _Phase.DELIVERING
             await self._cancelled(active)
             return
         if not self.accepting:
+            self._forget(active)
             return  # the journal has it; the next start runs it
         self._enqueue(active)
 
@@ -279,6 +290,7 @@ class JobEngine:
             active.phase = _Phase.RUNNING
             active.started = time.monotonic()
             active.task = asyncio.create_task(self._execute(active), name=f"job-{entry.job_id}")
+            active.task.add_done_callback(functools.partial(self._task_done, active))
 
     def _fits(self, entry: Entry) -> bool:
         caps = self.settings.concurrency_limits
@@ -302,13 +314,27 @@ class JobEngine:
             self._release(active)
             if active.stop != "cancel":
                 raise  # shutting down: the journal keeps the job for the next start
+            # From here on nothing may interrupt the ending, neither a second press nor a stop.
+            active.phase = _Phase.DELIVERING
             await self._cancelled(active)
         except Exception as exc:
+            active.phase = _Phase.DELIVERING
             self._release(active)
             await self._failed(active, exc)
         else:
+            active.phase = _Phase.DELIVERING
             self._release(active)
             await self._succeeded(active, delivery)
+
+    def _task_done(self, active: _Active, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs its own handlers (Python throws the
+        # cancellation in before the `try`): free its slot and end it here.
+        if not task.cancelled() or not active.holds_slot:
+            return
+        self._release(active)
+        if active.stop == "cancel":
+            active.phase = _Phase.DELIVERING
+            self._spawn(self._cancelled(active))
 
     async def _generate(self, active: _Active) -> Delivery:
         limit = self._timeout(active)
@@ -439,8 +465,12 @@ class JobEngine:
 
     # --- cancelling -------------------------------------------------------------------------
 
-    async def cancel(self, job_id: int, member: Member) -> None:
-        """Cancel a job for its requester or a moderator; its slot is freed at once."""
+    def cancel(self, job_id: int, member: Member) -> Job:
+        """Cancel a job for its requester or a moderator; its slot is freed at once.
+
+        Checks and marks at once (no waiting), so the button press is answered within Discord's
+        3 seconds; the job's message is updated in the background.
+        """
         active = self._active.get(job_id)
         if active is None or active.phase is _Phase.DELIVERING or active.stop:
             raise JobAlreadyOver(f"job {job_id}")
@@ -448,16 +478,17 @@ class JobEngine:
         if member.user_id != job.origin.user_id and not member.is_moderator:
             raise NotYourJob(f"job {job_id}")
         job.cancelled_by = member.user_id
+        active.stop = "cancel"
         if active.phase is _Phase.WAITING:
             self._queue.remove(job_id)
-            await self._cancelled(active)
+            active.phase = _Phase.DELIVERING
+            self._spawn(self._cancelled(active))
         elif active.phase is _Phase.RUNNING and active.task is not None:
-            active.stop = "cancel"
             active.task.cancel()
             if job.upstream_task:
                 self._spawn(self.service.cancel_task(job.model, job.upstream_task))
-        else:
-            active.stop = "cancel"  # still preparing: `submit` ends it when the pictures are in
+        # Still preparing: `submit` ends it when the pictures are in.
+        return job
 
     # --- progress ---------------------------------------------------------------------------
 
@@ -520,10 +551,11 @@ class JobEngine:
             try:
                 route, _ = self.service.route(job.model)
             except BotError as exc:
+                # The owner took the model out of MODELS meanwhile: the member is told why.
                 log.warning("Job %d cannot resume: %s", job.id, exc)
-                await self.store.update(
-                    job, status=JobStatus.FAILED, finished_at=self.clock(), error="Unroutable"
-                )
+                active = _Active(job, "", phase=_Phase.DELIVERING)
+                self._active[job.id] = active
+                self._spawn(self._failed(active, exc))
                 continue
             active = _Active(job, route.format.value)
             self._active[job.id] = active
@@ -620,7 +652,12 @@ class JobEngine:
             await asyncio.wait(running, timeout=max(grace, 0.001))
         interrupted = []
         for active in list(self._active.values()):
-            if active.task is not None and not active.task.done() and active.phase is _Phase.RUNNING:
+            if (
+                active.task is not None
+                and not active.task.done()
+                and active.phase is _Phase.RUNNING
+                and not active.stop
+            ):
                 active.stop = "shutdown"
                 active.task.cancel()
                 interrupted.append(active.task)
@@ -637,7 +674,12 @@ class JobEngine:
         notices = [self._send_progress(a, ProgressView(JobStatus.QUEUED, restarting=True)) for a in waiting]
         if notices:
             await asyncio.wait([asyncio.ensure_future(n) for n in notices], timeout=5)
-        for task in (*self._loops, *self._background):
+        for task in self._loops:
+            task.cancel()
+        if self._background:
+            # Deliveries and notices under way finish, so the journal records what was posted.
+            await asyncio.wait(list(self._background), timeout=10)
+        for task in self._background:
             task.cancel()
 
     # --- what members and owners can ask ---------------------------------------------------

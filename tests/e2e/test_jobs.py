@@ -273,6 +273,50 @@ async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply
     assert call.payload["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert images_of(call)[0].size == (128, 128)
     assert call.payload["nonce"] == "bb1" and call.payload["enforce_nonce"] is True
+    settled = await discord_fake.wait_for(
+        lambda c: c.method == "PATCH" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages/{original['id']}")
+    )
+    assert settled.payload["content"] == "✅ Done: the picture was posted below."
+    assert settled.payload["components"] == [], "no Cancel button left over the finished job"
+
+
+async def test_cancel_after_the_token_expired_edits_through_the_press(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    bot = await start_bot()
+    sent = await imagine(discord_fake, "old", created_at=time.time() - 15 * 60 + 31.5)
+    await wait_progress(discord_fake, sent, "🎨")
+    await until(lambda: not bot.jobs.job(1).origin.token_usable(time.time()))  # type: ignore[union-attr]
+    press = await press_cancel(discord_fake, sent)
+    callback = await discord_fake.wait_for(lambda c: c.path.endswith(f"/{press.id}/{press.token}/callback"))
+    assert callback.payload["type"] == 7
+    assert callback.payload["data"]["content"] == f"✖️ Cancelled by <@{ALICE['id']}>."
+    assert callback.payload["data"]["components"] == []
+    relay.hold.set()
+    await until(lambda: bot.jobs.job(1) is None)
+    assert not discord_fake.bot_posts, "a cancelled job posts nothing"
+
+
+async def test_buttons_respect_the_allowlists_too(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(
+        models=tuple(parse_models("gemini-2.5-flash-image,midjourney")),
+        mj_poll_seconds=0.01,
+        allowed_roles=frozenset({444444444444444444}),
+    )
+    grid = await wait_result(
+        discord_fake,
+        await imagine(discord_fake, "a koi pond", model="midjourney", roles=["444444444444444444"]),
+    )
+    message = discord_fake.original_message(grid.path.split("/")[-3])
+    upscale = next(
+        c["custom_id"] for row in message["components"] for c in row["components"] if c["label"] == "U1"
+    )
+    press = await discord_fake.send_interaction(discord_fake.button(upscale, message, member=BOB))
+    assert await private_error(discord_fake, press) == "You can't use this bot here."
+    assert not relay.calls_to("/mj/submit/action")
 
 
 async def until_post(discord_fake: FakeDiscord, timeout: float = 10.0) -> dict[str, Any]:

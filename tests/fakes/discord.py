@@ -130,6 +130,7 @@ class FakeDiscord:
         r.add_post("/api/v10/channels/{cid}/messages", self._channel_send)
         r.add_post("/api/v10/channels/{cid}/typing", self._typing)
         r.add_get("/api/v10/channels/{cid}/messages/{mid}", self._channel_message)
+        r.add_patch("/api/v10/channels/{cid}/messages/{mid}", self._channel_edit)
         r.add_get("/cdn/{name}", self._cdn)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self.calls: list[Call] = []
@@ -534,6 +535,20 @@ class FakeDiscord:
         await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
         message = self.channel_messages.get(request.match_info["mid"])
         return _json(message) if message else _json({"message": "Unknown Message", "code": 10008}, 404)
+
+    async def _channel_edit(self, request: web.Request) -> web.Response:
+        payload, files = await read_body(request)
+        await self._record(
+            Call("PATCH", request.path, dict(request.query), dict(request.headers), payload, files)
+        )
+        mid = request.match_info["mid"]
+        found = self.channel_messages.get(mid) or next(
+            (by_id[mid] for by_id in self.messages.values() if mid in by_id), None
+        )
+        if found is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        found.update(self._message_fields(payload, files))
+        return _json(found)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         """A member posts `message` in the channel (MESSAGE_CREATE)."""

@@ -39,3 +39,14 @@ def test_formatter_redacts_messages_arguments_and_tracebacks() -> None:
     text = formatter.format(record)
     assert "RuntimeError" in text
     assert KEY not in text and TOKEN not in text
+
+
+def test_interaction_tokens_in_webhook_and_callback_paths() -> None:
+    redact = Redactor()
+    assert (
+        redact("PATCH https://discord.com/api/v10/webhooks/1000/aW50ZXJhY3Rpb246dG9rZW4/messages/@original")
+        == "PATCH https://discord.com/api/v10/webhooks/1000/***/messages/@original"
+    )
+    assert redact("POST /api/v10/interactions/1573/tok-abc.def/callback") == (
+        "POST /api/v10/interactions/1573/***/callback"
+    )
