@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 DAY = 86400.0
 # Fetching and preparing members' pictures holds a whole download in memory: a few at a time.
 INTAKE_AT_ONCE = 2
+BIG_INTAKE_BYTES = 8 * 1024 * 1024
 STATS_WINDOW = DAY
 
 
@@ -155,7 +156,10 @@ class JobEngine:
         self._running_keys: Counter[str] = Counter()
         self._running = 0
         self._admit_lock = asyncio.Lock()
+        # Accepted but not yet journaled (between the checks and the defer); keyed by id(job).
+        self._pending: dict[int, _Active] = {}
         self._intake = asyncio.Semaphore(INTAKE_AT_ONCE)
+        self._big_intake = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._drained: asyncio.Task[None] | None = None
@@ -163,9 +167,10 @@ class JobEngine:
     # --- taking requests ----------------------------------------------------------------------
 
     async def accept(self, spec: JobSpec, origin: Origin, member: Member) -> Job:
-        """Check a request, the queue and the member's limits, and journal it as queued.
+        """Check a request, the queue and the member's limits, and hold a place for it.
 
-        Fast (no download): it runs before the interaction is deferred, so refusals are private.
+        Fast (no download, and no database write): it runs before the interaction is deferred, so
+        refusals are private and the defer goes out at once. `submit` journals the job.
         """
         if not is_allowed(self.settings, member):
             raise NotAllowed()  # buttons and modals too, which the command tree's check never sees
@@ -177,14 +182,21 @@ class JobEngine:
             if not exempt:
                 await self._check_limits(member, units)
             job = Job(0, spec, origin, model, units, created_at=self.clock())
-            await self.store.add(job)
-            self._active[job.id] = _Active(job, api_format)
-        log.info("Job %d accepted: %s on %s for user %d", job.id, spec.kind, model, origin.user_id)
+            self._pending[id(job)] = _Active(job, api_format)
         return job
 
     async def submit(self, job: Job) -> None:
-        """Prepare an accepted job's pictures and queue it; raise (and end the job) if they are unusable."""
-        active = self._active[job.id]
+        """Journal an accepted job, prepare its pictures and queue it; raise (and end the job) if
+        they are unusable."""
+        active = self._pending[id(job)]
+        try:
+            await self.store.add(job)
+        finally:
+            del self._pending[id(job)]
+        self._active[job.id] = active
+        log.debug(
+            "Job %d accepted: %s on %s for user %d", job.id, job.spec.kind, job.model, job.origin.user_id
+        )
         if job.spec.sources and job.spec.kind != ACTION:
             try:
                 await self._prepare_inputs(job, self._plan(job.spec, job.model))
@@ -207,9 +219,7 @@ class JobEngine:
 
     async def abandon(self, job: Job) -> None:
         """The member never saw the job accepted (the interaction could not be answered)."""
-        active = self._active.get(job.id)
-        if active is not None:
-            await self._end(active, JobStatus.CANCELLED, error="NotAcknowledged")
+        self._pending.pop(id(job), None)
 
     def _check(self, spec: JobSpec) -> tuple[str, str]:
         if spec.kind == ACTION:
@@ -233,7 +243,9 @@ class JobEngine:
     def _check_room(self, member: Member, exempt: bool) -> None:
         if not self.accepting:
             raise Restarting()
-        open_jobs = [a for a in self._active.values() if a.phase is not _Phase.DELIVERING]
+        open_jobs = [
+            a for a in (*self._active.values(), *self._pending.values()) if a.phase is not _Phase.DELIVERING
+        ]
         mine = sum(1 for a in open_jobs if a.job.origin.user_id == member.user_id)
         if not exempt and mine >= self.settings.max_jobs_per_user:
             raise UserBusy(limit=str(self.settings.max_jobs_per_user))
@@ -244,28 +256,50 @@ class JobEngine:
 
     async def _check_limits(self, member: Member, units: int) -> None:
         settings, now = self.settings, self.clock()
+        pending = [a.job for a in self._pending.values()]
         if settings.user_cooldown:
+            times = [j.created_at for j in pending if j.origin.user_id == member.user_id]
             last = await self.store.last_request(member.user_id)
+            last = max([t for t in (last, *times) if t is not None], default=None)
             if last is not None and now - last < settings.user_cooldown:
                 raise Cooldown(seconds=str(math.ceil(settings.user_cooldown - (now - last))))
         day_start = now - now % DAY
         hours = duration(day_start + DAY - now)
         if settings.user_daily_limit:
             used = await self.store.units_since(day_start, user_id=member.user_id)
+            used += sum(j.units for j in pending if j.origin.user_id == member.user_id)
             if used + units > settings.user_daily_limit:
                 raise DailyLimitReached(used=str(used), limit=str(settings.user_daily_limit), hours=hours)
         if settings.guild_daily_limit and member.guild_id is not None:
             used = await self.store.units_since(day_start, guild_id=member.guild_id)
+            used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
             if used + units > settings.guild_daily_limit:
                 raise DailyLimitReached(
                     used=str(used), limit=str(settings.guild_daily_limit), hours=hours, guild=True
                 )
 
     async def _prepare_inputs(self, job: Job, plan: Plan) -> Plan:
-        async with self._intake:
+        # A big download takes the whole intake to itself: two 20 MB photos decoded side by side
+        # would double the bot's peak memory for a small gain in speed.
+        declared = sum(source.size or 0 for source in job.spec.sources)
+        slots = INTAKE_AT_ONCE if declared > BIG_INTAKE_BYTES else 1
+        async with self._intake_slots(slots):
             plan = await self.service.load(plan, job.spec.sources)
         await self.files.save_inputs(job.id, plan.request.images)
         return plan
+
+    @contextlib.asynccontextmanager
+    async def _intake_slots(self, count: int) -> AsyncIterator[None]:
+        # Big intakes take their slots one by one under a lock, so two of them never each hold
+        # half of what they need.
+        async with self._big_intake if count > 1 else contextlib.nullcontext():
+            for _ in range(count):
+                await self._intake.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(count):
+                self._intake.release()
 
     # --- the queue --------------------------------------------------------------------------
 
@@ -273,8 +307,8 @@ class JobEngine:
         active.phase = _Phase.WAITING
         self._queue.push(Entry(active.job.id, active.job.origin.user_id, active.keys))
         self._dispatch()
-        if active.phase is _Phase.WAITING:
-            self._show(active)
+        # A waiting job's place shows on the next progress tick: a burst of commands is deferred
+        # first, and each place is worked out once per tick for the whole queue.
 
     def _dispatch(self) -> None:
         if not self.accepting:
@@ -492,17 +526,17 @@ class JobEngine:
 
     # --- progress ---------------------------------------------------------------------------
 
-    def _show(self, active: _Active) -> None:
+    def _show(self, active: _Active, places: dict[int, int] | None = None) -> None:
         if self.sink is None or active.message_lock.locked():
             return
-        view = self._view(active)
+        view = self._view(active, places)
         if view is None or view == active.shown:
             return
         self._spawn(self._send_progress(active, view))
 
-    def _view(self, active: _Active) -> ProgressView | None:
+    def _view(self, active: _Active, places: dict[int, int] | None = None) -> ProgressView | None:
         if active.phase is _Phase.WAITING:
-            ahead = self._queue.ahead(active.job.id)
+            ahead = places.get(active.job.id, 0) if places is not None else self._queue.ahead(active.job.id)
             return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=not self.accepting)
         if active.phase is _Phase.RUNNING:
             seconds = time.monotonic() - active.started
@@ -534,8 +568,9 @@ class JobEngine:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.progress_every)
+            places = self._queue.places()
             for active in list(self._active.values()):
-                self._show(active)
+                self._show(active, places)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)
@@ -569,9 +604,10 @@ class JobEngine:
         if resumed:
             log.info("Resuming %d jobs from the journal", resumed)
         self._dispatch()
+        places = self._queue.places()
         for active in list(self._active.values()):
             if active.phase is _Phase.WAITING:
-                self._show(active)
+                self._show(active, places)
         self._loops = [
             asyncio.create_task(self._tick(), name="jobs-progress"),
             asyncio.create_task(self._janitor(), name="jobs-janitor"),

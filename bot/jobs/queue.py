@@ -71,5 +71,13 @@ class FairQueue:
         after = sum(min(len(self._lines[u]), depth) for u in users[turn + 1 :])
         return depth + before + after
 
+    def places(self) -> dict[int, int]:
+        """`ahead` for every queued job at once, in one pass: the order jobs will be served in."""
+        order: list[int] = []
+        lines = [list(line) for line in self._lines.values()]
+        for depth in range(max((len(line) for line in lines), default=0)):
+            order.extend(line[depth].job_id for line in lines if depth < len(line))
+        return {job_id: place for place, job_id in enumerate(order)}
+
     def job_ids(self) -> Iterable[int]:
         return list(self._where)

@@ -66,3 +66,11 @@ def test_remove() -> None:
     assert queue.remove(2)
     assert drain(queue) == [1]
     assert len(queue) == 0
+
+
+def test_places_for_all_match_ahead_for_each() -> None:
+    queue = FairQueue()
+    for job_id, user_id in enumerate([1, 1, 2, 1, 3, 3, 2, 1, 4, 2], start=1):
+        queue.push(entry(job_id, user_id))
+    queue.pop()
+    assert queue.places() == {job_id: queue.ahead(job_id) for job_id in queue.job_ids()}
