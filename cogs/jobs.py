@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import BananaBot
+from bot.i18n import Catalog
 from bot.jobs.engine import ProgressView, Usage, duration
 from bot.jobs.model import Job
 from bot.service import Delivery
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 _TOKEN_GONE = (401, 404)
 # Discord shows "typing…" for about 10 s after each call.
 TYPING_LASTS = 8
+
+
+def is_live(job: Job) -> bool:
+    """Whether the job's interaction token can still edit its message."""
+    return job.origin.application_id is not None and job.origin.token_usable(time.time())
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bb:cancel:(?P<id>\d+)"):
@@ -52,7 +58,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bb:canc
         except Exception as exc:
             await report_error(interaction, exc)
             return
-        if job.origin.token_usable(time.time()):
+        if is_live(job):
             # The job's own message is updated to "Cancelled"; the press needs only acknowledging.
             await interaction.response.defer()
         else:
@@ -74,11 +80,8 @@ class DiscordSink:
         data: Any = {"id": str(origin.application_id), "type": 3, "token": origin.token}
         return discord.Webhook.from_state(data, self.bot._connection)
 
-    def _live(self, job: Job) -> bool:
-        return job.origin.application_id is not None and job.origin.token_usable(time.time())
-
     async def progress(self, job: Job, view: ProgressView) -> int | None:
-        if not self._live(job):
+        if not is_live(job):
             if job.origin.token is None and view.seconds // TYPING_LASTS != self._typing.get(job.id):
                 # A mention has no message of its own to edit: "bananabot is typing…" is its progress.
                 self._typing[job.id] = view.seconds // TYPING_LASTS
@@ -102,7 +105,7 @@ class DiscordSink:
         origin = job.origin
         shown = result_message(delivery, self.bot.catalog, origin.locale, origin.user_name, origin.avatar_url)
         view = await action_view(self.bot, delivery)
-        if self._live(job):
+        if is_live(job):
             try:
                 await self._webhook(job).edit_message(
                     "@original",  # type: ignore[arg-type]
@@ -137,7 +140,7 @@ class DiscordSink:
     async def fail(self, job: Job, error: BaseException) -> None:
         self._typing.pop(job.id, None)
         text = error_text(error, self.bot.catalog, job.origin.locale)
-        if self._live(job):
+        if is_live(job):
             webhook = self._webhook(job)
             try:
                 # The public "thinking…" message would stay forever: remove it so the error is private.
@@ -158,7 +161,7 @@ class DiscordSink:
         await self._post(job, content=content)
 
     async def cancelled(self, job: Job) -> None:
-        if not self._live(job):
+        if not is_live(job):
             return  # only the Cancel button cancels, and it lives on the interaction's message
         text = self.bot.catalog.text("job.cancelled", job.origin.locale, name=f"<@{job.cancelled_by}>")
         await self._webhook(job).edit_message(
@@ -169,7 +172,7 @@ class DiscordSink:
         )
 
     async def was_delivered(self, job: Job) -> bool:
-        if not self._live(job):
+        if not is_live(job):
             return False  # a channel post carries the job's nonce, so Discord drops a second one
         try:
             message = await self._webhook(job).fetch_message("@original")  # type: ignore[arg-type]
@@ -242,7 +245,7 @@ class Jobs(commands.Cog):
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-def usage_embed(usage: Usage, catalog: Any, locale: str) -> discord.Embed:
+def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
     hours = duration(usage.resets_in)
     embed = discord.Embed(title=catalog.text("usage.title", locale), colour=BANANA_YELLOW)
     lines = []

@@ -14,10 +14,8 @@ import discord
 from discord.ext import commands
 
 from bot.client import BananaBot
-from bot.errors import NotAllowed
 from bot.i18n import FALLBACK_LOCALE
 from bot.inputs import SourceImage
-from bot.jobs.access import is_allowed
 from bot.jobs.model import JobSpec
 from bot.providers.base import Kind
 from bot.tree import error_text, log_error
@@ -48,14 +46,12 @@ class Mentions(commands.Cog):
 
     async def _run(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
         member = message_member(message)
-        if not is_allowed(self.bot.settings, member):
-            raise NotAllowed()
         prompt = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         sources = await self._pictures(message, me)
         kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
         spec = JobSpec(kind.value, prompt, sources=tuple(sources))
         jobs = self.bot.jobs
-        job = await jobs.accept(spec, message_origin(message, locale), member)
+        job = await jobs.accept(spec, message_origin(message, locale), member)  # allowlists, limits
         # The answer is a reply that comes later; typing shows the bot is on it meanwhile (a courtesy:
         # without the right to type, the job still runs).
         with contextlib.suppress(discord.HTTPException):

@@ -526,7 +526,7 @@ class JobEngine:
 
     # --- progress ---------------------------------------------------------------------------
 
-    def _show(self, active: _Active, places: dict[int, int] | None = None) -> None:
+    def _show(self, active: _Active, places: dict[int, int]) -> None:
         if self.sink is None or active.message_lock.locked():
             return
         view = self._view(active, places)
@@ -534,9 +534,9 @@ class JobEngine:
             return
         self._spawn(self._send_progress(active, view))
 
-    def _view(self, active: _Active, places: dict[int, int] | None = None) -> ProgressView | None:
+    def _view(self, active: _Active, places: dict[int, int]) -> ProgressView | None:
         if active.phase is _Phase.WAITING:
-            ahead = places.get(active.job.id, 0) if places is not None else self._queue.ahead(active.job.id)
+            ahead = places.get(active.job.id, 0)
             return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=not self.accepting)
         if active.phase is _Phase.RUNNING:
             seconds = time.monotonic() - active.started
@@ -719,9 +719,6 @@ class JobEngine:
             task.cancel()
 
     # --- what members and owners can ask ---------------------------------------------------
-
-    def ahead(self, job_id: int) -> int:
-        return self._queue.ahead(job_id)
 
     def job(self, job_id: int) -> Job | None:
         active = self._active.get(job_id)

@@ -7,7 +7,7 @@ just served goes to the back. Pure bookkeeping, no I/O: the engine decides when 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -57,27 +57,10 @@ class FairQueue:
             return entry
         return None
 
-    def ahead(self, job_id: int) -> int:
-        """How many queued jobs will be served before this one (caps aside)."""
-        entry = self._where.get(job_id)
-        if entry is None:
-            return 0
-        users = list(self._lines)
-        turn = users.index(entry.user_id)
-        depth = self._lines[entry.user_id].index(entry)
-        # Round r serves each line's r-th job; lines before this member's in the turn order also
-        # get their job of this round first.
-        before = sum(min(len(self._lines[u]), depth + 1) for u in users[:turn])
-        after = sum(min(len(self._lines[u]), depth) for u in users[turn + 1 :])
-        return depth + before + after
-
     def places(self) -> dict[int, int]:
-        """`ahead` for every queued job at once, in one pass: the order jobs will be served in."""
+        """How many queued jobs will be served before each one (caps aside), all in one pass."""
         order: list[int] = []
         lines = [list(line) for line in self._lines.values()]
         for depth in range(max((len(line) for line in lines), default=0)):
             order.extend(line[depth].job_id for line in lines if depth < len(line))
         return {job_id: place for place, job_id in enumerate(order)}
-
-    def job_ids(self) -> Iterable[int]:
-        return list(self._where)

@@ -180,12 +180,6 @@ class JobStore:
             for model, (times, failed) in sorted(by_model.items())
         ]
 
-    async def finished_before(self, before: float) -> list[int]:
-        async with self.conn.execute(
-            "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?", (before,)
-        ) as cursor:
-            return [int(r["id"]) for r in await cursor.fetchall()]
-
 
 def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, ...]]:
     if user_id is not None:

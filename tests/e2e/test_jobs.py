@@ -85,6 +85,14 @@ async def press_cancel(
     )
 
 
+async def wait_cancelled(discord_fake: FakeDiscord, sent: SentInteraction) -> Any:
+    return await discord_fake.wait_for(
+        lambda c: (
+            sent.token in c.path and c.method == "PATCH" and "Cancelled" in (c.payload.get("content") or "")
+        )
+    )
+
+
 # --- queue ----------------------------------------------------------------------------------------
 
 
@@ -103,7 +111,7 @@ async def test_queued_jobs_show_their_place_and_run_when_a_slot_frees(
     assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
     running = await wait_progress(discord_fake, first, "🎨 Generating…")
     assert running.payload["allowed_mentions"] == {"parse": []}
-    assert cancel_id(discord_fake, first) == f"bb:cancel:{cancel_id(discord_fake, first).split(':')[2]}"
+    assert cancel_id(discord_fake, first) == "bb:cancel:1", "the button names the job, nothing else"
 
     relay.hold.set()
     for sent in (first, second, third):
@@ -184,13 +192,7 @@ async def test_the_requester_cancels_a_running_job_and_its_slot_frees(
     await wait_progress(discord_fake, running, "🎨")
 
     press = await press_cancel(discord_fake, running)
-    edit = await discord_fake.wait_for(
-        lambda c: (
-            running.token in c.path
-            and c.method == "PATCH"
-            and "Cancelled" in (c.payload.get("content") or "")
-        )
-    )
+    edit = await wait_cancelled(discord_fake, running)
     assert edit.payload["content"] == f"✖️ Cancelled by <@{ALICE['id']}>."
     assert edit.payload["components"] == [] and edit.payload["allowed_mentions"] == {"parse": []}
     callback = discord_fake.callback(press)
@@ -219,11 +221,7 @@ async def test_only_the_requester_or_a_moderator_can_cancel(
         "Only the member who asked for this picture, or a moderator, can cancel it."
     )
     moderator = await press_cancel(discord_fake, queued, CAROL)  # default permissions include Manage Messages
-    edit = await discord_fake.wait_for(
-        lambda c: (
-            queued.token in c.path and c.method == "PATCH" and "Cancelled" in (c.payload.get("content") or "")
-        )
-    )
+    edit = await wait_cancelled(discord_fake, queued)
     assert edit.payload["content"] == f"✖️ Cancelled by <@{CAROL['id']}>."
     await discord_fake.wait_for(lambda c: c.path.endswith(f"/{moderator.id}/{moderator.token}/callback"))
     # A press from a client that still shows the button.
@@ -320,11 +318,12 @@ async def test_buttons_respect_the_allowlists_too(
 
 
 async def until_post(discord_fake: FakeDiscord, timeout: float = 10.0) -> dict[str, Any]:
+    """The bot's first channel post as the fake stored it, with the time the request arrived."""
     call = await discord_fake.wait_for(
         lambda c: c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages"), timeout
     )
-    await until(lambda: bool(discord_fake.bot_posts) or discord_fake.calls[-1] is not call)
-    return {**discord_fake.bot_posts[-1], "_at": call.at} if discord_fake.bot_posts else {"_at": call.at}
+    await until(lambda: bool(discord_fake.bot_posts))
+    return {**discord_fake.bot_posts[0], "_at": call.at}
 
 
 async def test_no_permission_to_post_late_is_recorded_and_the_bot_goes_on(
@@ -454,6 +453,10 @@ async def test_new_commands_while_stopping_get_a_restarting_answer(
     assert (
         await private_error(discord_fake, late) == "The bot is restarting right now. Try again in a minute."
     )
+    status = await discord_fake.send_interaction(discord_fake.slash("status"))
+    (embed,) = (await answer(discord_fake, status))["embeds"]
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Queue"] == "1 running of 4 · 0 waiting"
+    assert embed["footer"]["text"] == "The bot is restarting and takes no new jobs."
     relay.hold.set()
     await wait_result(discord_fake, running)  # a running job finishes within the grace period
     await draining
@@ -542,3 +545,35 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
 async def relay_call(relay: FakeRelay, prefix: str, timeout: float = 5.0) -> Any:
     await until(lambda: bool(relay.calls_to(prefix)), timeout)
     return relay.calls_to(prefix)[0]
+
+
+async def test_usage_for_an_exempt_member_and_the_cooldown_line(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(user_daily_limit=5, user_cooldown=30, admin_users=frozenset({int(ALICE["id"])}))
+    exempt = await discord_fake.send_interaction(
+        discord_fake.slash("usage", member=ALICE, permissions=PLAIN_PERMISSIONS)
+    )
+    (embed,) = (await answer(discord_fake, exempt))["embeds"]
+    assert embed["description"].splitlines() == ["Used: 0 (no daily limit)", "You're exempt from the limits."]
+    member = await discord_fake.send_interaction(
+        discord_fake.slash("usage", member=BOB, permissions=PLAIN_PERMISSIONS)
+    )
+    (embed,) = (await answer(discord_fake, member))["embeds"]
+    lines = embed["description"].splitlines()
+    assert lines[0] == "Used: 0 of 5" and lines[2] == "Cooldown between commands: 30 s"
+
+
+async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.delay = 1.5
+    relay.queue("http_400")
+    await start_bot()
+    await imagine(discord_fake, "late", created_at=time.time() - 15 * 60 + 31.2)
+    post = await until_post(discord_fake)
+    assert post["content"] == (
+        f"<@{ALICE['id']}>, your picture could not be made: "
+        "The image service refused this request as invalid. Try other wording or other options."
+    )
+    assert post["message_reference"]["fail_if_not_exists"] is False

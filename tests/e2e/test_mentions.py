@@ -179,3 +179,13 @@ async def test_messages_that_do_not_mention_the_bot_or_come_from_bots_are_ignore
     # A message after them that is answered shows both were seen and passed over.
     await reply_to(discord_fake, post(discord_fake, f"{MENTION} a dog"))
     assert [prompt_sent(relay, i) for i in range(len(relay.generate_calls()))] == ["a dog"]
+
+
+async def test_mention_outside_the_allowed_channels_is_refused_in_a_reply(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(allowed_channels=frozenset({222222222222222222}))
+    answer = await reply_to(discord_fake, post(discord_fake, f"{MENTION} a cat"))
+    assert answer.payload["content"] == "You can't use this bot here."
+    assert answer.payload["allowed_mentions"]["replied_user"] is False
+    assert not relay.generate_calls()

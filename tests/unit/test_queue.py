@@ -20,19 +20,21 @@ def test_members_take_turns() -> None:
         queue.push(entry(job_id, user_id=1))
     queue.push(entry(7, user_id=2))
     queue.push(entry(8, user_id=3))
-    assert [queue.ahead(j) for j in (1, 7, 8, 2, 6)] == [0, 1, 2, 3, 7]
+    places = queue.places()
+    assert [places[j] for j in (1, 7, 8, 2, 6)] == [0, 1, 2, 3, 7]
     assert drain(queue) == [1, 7, 8, 2, 3, 4, 5, 6]
 
 
-def test_ahead_matches_the_order_jobs_are_served_in() -> None:
+def test_places_match_the_order_jobs_are_served_in() -> None:
     queue = FairQueue()
     users = [1, 1, 2, 1, 3, 3, 2, 1, 4]
     for job_id, user_id in enumerate(users, start=1):
         queue.push(entry(job_id, user_id))
     first = queue.pop()
     assert first is not None and first.job_id == 1
-    predicted = sorted(queue.job_ids(), key=queue.ahead)
-    assert [queue.ahead(j) for j in predicted] == list(range(len(predicted)))
+    places = queue.places()
+    predicted = sorted(places, key=places.__getitem__)
+    assert sorted(places.values()) == list(range(len(predicted)))
     assert drain(queue) == predicted
 
 
@@ -66,11 +68,3 @@ def test_remove() -> None:
     assert queue.remove(2)
     assert drain(queue) == [1]
     assert len(queue) == 0
-
-
-def test_places_for_all_match_ahead_for_each() -> None:
-    queue = FairQueue()
-    for job_id, user_id in enumerate([1, 1, 2, 1, 3, 3, 2, 1, 4, 2], start=1):
-        queue.push(entry(job_id, user_id))
-    queue.pop()
-    assert queue.places() == {job_id: queue.ahead(job_id) for job_id in queue.job_ids()}
