@@ -40,7 +40,7 @@ async def run_job(interaction: discord.Interaction[BananaBot], spec: JobSpec) ->
     try:
         await interaction.response.defer(thinking=True)
     except Exception:
-        await jobs.abandon(job)
+        jobs.abandon(job)
         raise
     await jobs.submit(job)
 

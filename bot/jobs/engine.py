@@ -217,7 +217,7 @@ class JobEngine:
             return  # the journal has it; the next start runs it
         self._enqueue(active)
 
-    async def abandon(self, job: Job) -> None:
+    def abandon(self, job: Job) -> None:
         """The member never saw the job accepted (the interaction could not be answered)."""
         self._pending.pop(id(job), None)
 
