@@ -6,14 +6,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from bot.routing import ApiFormat, ModelRoute, parse_model_entry, parse_models
+from bot.providers.gemini import GeminiAuth
+from bot.providers.registry import settings_prefixes
+from bot.routing import ModelRoute, parse_model_entry, parse_models
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-flash-image"
@@ -22,19 +23,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_REQUEST_TIMEOUT = 840.0
 
 
-class GeminiAuth(StrEnum):
-    HEADER = "header"  # x-goog-api-key, what Google's own SDK sends
-    QUERY = "query"  # ?key=, what many relay docs show
-    BEARER = "bearer"  # Authorization: Bearer, what most relays expect
+__all__ = ["FORMAT_PREFIXES", "ApiTarget", "ConfigError", "GeminiAuth", "Settings"]
 
-
-# Per-format overrides of API_BASE_URL / API_KEY, for owners who use several providers.
-FORMAT_PREFIXES = {
-    ApiFormat.GEMINI: "GEMINI",
-    ApiFormat.OPENAI_CHAT: "OPENAI",
-    ApiFormat.OPENAI_IMAGES: "OPENAI",
-    ApiFormat.MIDJOURNEY: "MJ",
-}
+# Per-format overrides of API_BASE_URL / API_KEY, for owners who use several providers; each adapter
+# declares its prefix.
+FORMAT_PREFIXES = settings_prefixes()
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,7 @@ class Settings:
     max_concurrent_jobs: int = 4
     max_jobs_per_user: int = 3
     max_queue_length: int = 50
-    # Caps on jobs running at once for one API format ("midjourney") or one model name.
+    # Caps on jobs running at once for one API format or one model name.
     concurrency_limits: dict[str, int] = field(default_factory=dict)
     job_timeout: float = 300.0
     shutdown_grace: float = 30.0
@@ -95,7 +88,7 @@ class Settings:
         keys = [self.discord_token, self.api_key, *(t.api_key for t in self.overrides.values())]
         return tuple(s for s in keys if s)
 
-    def target(self, api_format: ApiFormat) -> ApiTarget:
+    def target(self, api_format: str) -> ApiTarget:
         """Where requests of one format go: its override, else API_BASE_URL and API_KEY."""
         override = self.overrides.get(FORMAT_PREFIXES[api_format])
         return ApiTarget(

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.errors import UpstreamError
 from bot.http import HttpClient
-from bot.routing import ApiFormat, ModelRoute, infer_format
+from bot.providers.registry import infer_format, is_image_model, model_list_format
+from bot.routing import ModelRoute
+
+__all__ = ["ModelDirectory", "is_image_model"]
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +26,6 @@ CACHE_SECONDS = 300.0
 # A relay without the endpoint is asked again only after this long.
 MISSING_ENDPOINT_SECONDS = 3600.0
 FETCH_TIMEOUT = 8.0
-
-
-def is_image_model(name: str) -> bool:
-    api_format = infer_format(name)
-    if api_format is None:
-        return False
-    if api_format is ApiFormat.GEMINI:
-        # Relays list every Gemini text model too; only the image ones draw.
-        lowered = name.lower()
-        return "image" in lowered or lowered.startswith("nano-banana")
-    if api_format is ApiFormat.MIDJOURNEY:
-        # new-api lists one billing name per Midjourney action (mj_imagine, mj_upscale, …); only the
-        # model itself makes pictures from a prompt.
-        return not re.match(r"mj_", name.lower())
-    return "video" not in name.lower()
 
 
 class ModelDirectory:
@@ -84,12 +71,12 @@ class ModelDirectory:
                 await self._task
 
     def _lists_models(self) -> bool:
-        target = self.settings.target(ApiFormat.OPENAI_IMAGES)
+        target = self.settings.target(model_list_format())
         # Google's own API lists models in another format under another path.
         return not (urlsplit(target.base_url).hostname or "").endswith("googleapis.com")
 
     async def _fetch(self) -> None:
-        target = self.settings.target(ApiFormat.OPENAI_IMAGES)
+        target = self.settings.target(model_list_format())
         try:
             response = await self.http.request(
                 "GET",

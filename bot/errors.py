@@ -134,7 +134,7 @@ class NoImageReturned(UpstreamError):
 
 
 class TaskFailed(UpstreamError):
-    """A task-based API (Midjourney) ran the job and reported failure."""
+    """A task-based API ran the job and reported failure."""
 
     key = "error.task_failed"  # params: reason (the proxy's failReason, redacted and trimmed)
 

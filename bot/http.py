@@ -194,7 +194,7 @@ class ErrorInfo:
 
 
 def parse_error_body(text: str) -> ErrorInfo:
-    """Read Google, OpenAI-style, Midjourney-proxy, plain-text and HTML error bodies alike."""
+    """Read Google, OpenAI-style, task-proxy, plain-text and HTML error bodies alike."""
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:

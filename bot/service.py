@@ -36,9 +36,9 @@ from bot.providers.base import (
     InputImage,
     Kind,
     ProgressCallback,
+    TaskProvider,
 )
-from bot.providers.midjourney import MidjourneyProvider
-from bot.routing import ApiFormat, ModelRoute
+from bot.routing import ModelRoute
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,19 @@ class Note:
 
 @dataclass(frozen=True)
 class Plan:
-    """A request checked against its model and ready to send."""
+    """A request checked against its model and ready to send (plain values: no adapter inside)."""
 
     request: GenerateRequest
     route: ModelRoute
-    provider: ImageProvider
     notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long a job on a model may run, and whether its clock restarts while its task moves."""
+
+    seconds: float
+    restarts_on_progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class ImageService:
     def __init__(
         self,
         settings: Settings,
-        providers: dict[ApiFormat, ImageProvider],
+        providers: dict[str, ImageProvider],
         directory: ModelDirectory,
         http: HttpClient,
     ) -> None:
@@ -101,12 +108,22 @@ class ImageService:
             raise UnknownModel(name, model=name, models=known)
         provider = self.providers.get(route.format)
         if provider is None:
-            raise FormatNotAvailable(name, model=name, format=route.format.value)
+            raise FormatNotAvailable(name, model=name, format=route.format)
         return route, provider
 
     def capabilities(self, model: str | None) -> Capabilities:
         route, provider = self.route(model)
         return provider.capabilities(route.name)
+
+    def timing(self, model: str) -> Timing:
+        _, provider = self.route(model)
+        seconds = max(self.settings.job_timeout, provider.time_limit or 0.0)
+        return Timing(seconds, restarts_on_progress=isinstance(provider, TaskProvider))
+
+    def action_needs_prompt(self, model: str, custom_id: str) -> bool:
+        """Whether a result's follow-up action asks the member for words before it runs."""
+        _, provider = self.route(model)
+        return isinstance(provider, TaskProvider) and provider.action_needs_prompt(custom_id)
 
     def plan(
         self,
@@ -129,7 +146,7 @@ class ImageService:
         name = route.name
         prompt = prompt.strip()
         if not prompt and kind is Kind.BLEND:
-            # Formats that need words get a plain instruction; Midjourney's blend takes none.
+            # Formats that need words get a plain instruction; others blend from the pictures alone.
             prompt = BLEND_INSTRUCTION if caps.prompt_required_for_blend else ""
         elif not prompt:
             raise EmptyPrompt()
@@ -164,7 +181,7 @@ class ImageService:
             count=count,
             kind=kind,
         )
-        return Plan(request, route, provider, tuple(notes))
+        return Plan(request, route, tuple(notes))
 
     def check_pictures(self, kind: Kind, model: str | None, sources: Sequence[SourceImage]) -> None:
         """Whether the model takes these pictures for this kind of request (count, declared type, size)."""
@@ -188,7 +205,7 @@ class ImageService:
         """Fetch and prepare a planned request's pictures for its model (after the defer: it is slow)."""
         if not sources:
             return plan
-        caps = plan.provider.capabilities(plan.route.name)
+        caps = self.providers[plan.route.format].capabilities(plan.route.name)
         limits = InputLimits(
             max_side=self.settings.input_max_side,
             max_bytes=min(caps.max_image_bytes, caps.max_request_bytes // len(sources)),
@@ -202,14 +219,15 @@ class ImageService:
         """Call the API (in parallel when the format makes one picture a call) and fit the results."""
         started = time.monotonic()
         request = plan.request
-        caps = plan.provider.capabilities(plan.route.name)
+        provider = self.providers[plan.route.format]
+        caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
         if request.count == 1 or caps.native_count:
-            results = [await plan.provider.generate(request, progress)]
+            results = [await provider.generate(request, progress)]
         else:
             single = replace(request, count=1)
             outcomes = await asyncio.gather(
-                *(plan.provider.generate(single, progress) for _ in range(request.count)),
+                *(provider.generate(single, progress) for _ in range(request.count)),
                 return_exceptions=True,
             )
             results = [o for o in outcomes if isinstance(o, GenerationResult)]
@@ -237,7 +255,7 @@ class ImageService:
         max_file_bytes: int,
         progress: ProgressCallback | None = None,
     ) -> Delivery:
-        """Press a follow-up button of an earlier task (Midjourney U1, V2, 🔄 …).
+        """Run a follow-up action of an earlier task (a button on its result).
 
         `prompt` goes to the API only when the member wrote one (Custom Zoom); without it a proxy
         that asks for confirmation keeps the parent's prompt. `caption` is what the result shows.
@@ -249,8 +267,8 @@ class ImageService:
         return await self._deliver(plan, [result], max_file_bytes, started, [])
 
     def action_plan(self, model: str, caption: str) -> Plan:
-        route, provider = self.route(model)
-        return Plan(GenerateRequest(prompt=caption, model=route.name), route, provider)
+        route, _ = self.route(model)
+        return Plan(GenerateRequest(prompt=caption, model=route.name), route)
 
     async def resume(
         self, plan: Plan, task_id: str, *, max_file_bytes: int, progress: ProgressCallback | None = None
@@ -262,14 +280,14 @@ class ImageService:
 
     async def cancel_task(self, model: str, task_id: str) -> None:
         _, provider = self.route(model)
-        if isinstance(provider, MidjourneyProvider):
+        if isinstance(provider, TaskProvider):
             await provider.cancel(task_id)
 
-    @staticmethod
-    def _task_provider(plan: Plan) -> MidjourneyProvider:
-        if not isinstance(plan.provider, MidjourneyProvider):
-            raise FormatNotAvailable(plan.route.name, model=plan.route.name, format=plan.route.format.value)
-        return plan.provider
+    def _task_provider(self, plan: Plan) -> TaskProvider:
+        provider = self.providers.get(plan.route.format)
+        if not isinstance(provider, TaskProvider):
+            raise FormatNotAvailable(plan.route.name, model=plan.route.name, format=plan.route.format)
+        return provider
 
     async def _deliver(
         self,

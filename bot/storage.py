@@ -104,7 +104,7 @@ class StoredAction:
 
 
 class ActionStore:
-    """Keeps an API's long follow-up ids (Midjourney customIds) so buttons carry a short key."""
+    """Keeps a task API's long follow-up ids so buttons carry a short key."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -1,4 +1,5 @@
-"""Follow-up buttons on results (Midjourney U1-U4, V1-V4, 🔄, zoom, pan) that survive restarts.
+"""Follow-up buttons that a task API offers on its results (upscale, vary, zoom, pan …); they
+survive restarts.
 
 A button's custom_id carries only a short key into the bot's database, where the API's long
 follow-up id is kept; DynamicItem rebuilds the button from that key after a restart.
@@ -13,7 +14,6 @@ import discord
 from bot.client import BananaBot
 from bot.errors import TaskExpired
 from bot.jobs.model import ACTION, FollowUp, JobSpec
-from bot.providers.midjourney import needs_prompt
 from bot.service import Delivery
 from bot.storage import StoredAction
 from bot.tree import report_error
@@ -45,7 +45,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bb:act:
             stored = await interaction.client.actions.get(self.action_id)
             if stored is None:
                 raise TaskExpired(f"no stored action {self.action_id}")
-            if needs_prompt(stored.action.custom_id):
+            if interaction.client.images.action_needs_prompt(stored.model, stored.action.custom_id):
                 await interaction.response.send_modal(PromptModal(stored, interaction.client))
                 return
             await run_action(interaction, stored, None)

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.client import BananaBot
 from bot.i18n import Catalog
 from bot.providers.base import Capabilities
-from bot.routing import ApiFormat, ModelRoute
+from bot.routing import ModelRoute
 from bot.translator import text as _
 from cogs.render import BANANA_YELLOW
 
@@ -19,13 +19,13 @@ MAX_LINES = 30
 FIELD_LIMIT = 1024
 
 
-def abilities(caps: Capabilities, api_format: ApiFormat, catalog: Catalog, locale: str) -> str:
+def abilities(caps: Capabilities, catalog: Catalog, locale: str) -> str:
     parts = [catalog.text("ability.text", locale)]
     if caps.max_input_images:
         parts.append(catalog.text("ability.inputs", locale, count=caps.max_input_images))
     else:
         parts.append(catalog.text("ability.no_inputs", locale))
-    if api_format is ApiFormat.MIDJOURNEY:
+    if caps.grid:
         parts.append(catalog.text("ability.grid", locale))
     elif caps.max_count > 1:
         parts.append(catalog.text("ability.count", locale, count=caps.max_count))
@@ -64,13 +64,13 @@ class Models(commands.Cog):
         catalog = self.bot.catalog
         lines = []
         for route in routes[:MAX_LINES]:
-            caps = self.bot.images.providers[route.format].capabilities(route.name)
+            caps = self.bot.images.capabilities(route.name)
             line = catalog.text(
                 "models.line",
                 locale,
                 model=f"`{route.name}`",
-                format=route.format.value,
-                abilities=abilities(caps, route.format, catalog, locale),
+                format=route.format,
+                abilities=abilities(caps, catalog, locale),
             )
             lines.append(f"• {line}")
         if len(routes) > MAX_LINES:

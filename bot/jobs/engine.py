@@ -39,8 +39,7 @@ from bot.jobs.model import ACTION, Job, JobSpec, JobStatus, Origin
 from bot.jobs.queue import Entry, FairQueue
 from bot.jobs.store import JobStore, ModelStats, StoredResult
 from bot.providers.base import Action, Kind, Progress
-from bot.routing import ApiFormat
-from bot.service import Delivery, ImageService, Note, Plan
+from bot.service import Delivery, ImageService, Note, Plan, Timing
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +119,14 @@ class _Active:
     percent: int | None = None
     preview_url: str | None = None
     deadline: asyncio.Timeout | None = None
+    timing: Timing | None = None
     shown: ProgressView | None = None
     message_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stop: str | None = None  # why its task was cancelled: "cancel" or "shutdown"
 
     @property
     def keys(self) -> tuple[str, ...]:
-        # A model named like its format ("midjourney") counts once against the caps.
+        # A model named like its format counts once against the caps.
         return tuple(dict.fromkeys((self.api_format, self.job.model)))
 
 
@@ -224,9 +224,9 @@ class JobEngine:
     def _check(self, spec: JobSpec) -> tuple[str, str]:
         if spec.kind == ACTION:
             route, _ = self.service.route(spec.model)
-            return route.name, route.format.value
+            return route.name, route.format
         plan = self._plan(spec, spec.model)
-        return plan.route.name, plan.route.format.value
+        return plan.route.name, plan.route.format
 
     def _plan(self, spec: JobSpec, model: str | None, images: tuple[Any, ...] = ()) -> Plan:
         return self.service.plan(
@@ -371,7 +371,8 @@ class JobEngine:
             self._spawn(self._cancelled(active))
 
     async def _generate(self, active: _Active) -> Delivery:
-        limit = self._timeout(active)
+        active.timing = self.service.timing(active.job.model)
+        limit = active.timing.seconds
         try:
             async with asyncio.timeout(limit) as deadline:
                 active.deadline = deadline
@@ -380,11 +381,6 @@ class JobEngine:
             if active.deadline is not None and active.deadline.expired():
                 raise JobTimedOut(f"job {active.job.id}", seconds=str(round(limit))) from None
             raise
-
-    def _timeout(self, active: _Active) -> float:
-        if active.api_format == ApiFormat.MIDJOURNEY.value:
-            return max(self.settings.mj_timeout, self.settings.job_timeout)
-        return self.settings.job_timeout
 
     async def _work(self, active: _Active) -> Delivery:
         job, spec = active.job, active.job.spec
@@ -421,10 +417,11 @@ class JobEngine:
         active.preview_url = progress.preview_url or active.preview_url
         if progress.task_id and progress.task_id != active.job.upstream_task:
             await self.store.update(active.job, upstream_task=progress.task_id)
-        if active.deadline is not None and active.api_format == ApiFormat.MIDJOURNEY.value:
-            # A slow Midjourney queue that still moves is not cut off: the clock restarts.
+        timing = active.timing
+        if active.deadline is not None and timing is not None and timing.restarts_on_progress:
+            # A slow task queue that still moves is not cut off: the clock restarts.
             loop = asyncio.get_running_loop()
-            active.deadline.reschedule(loop.time() + self._timeout(active))
+            active.deadline.reschedule(loop.time() + timing.seconds)
 
     # --- endings ----------------------------------------------------------------------------
 
@@ -592,7 +589,7 @@ class JobEngine:
                 self._active[job.id] = active
                 self._spawn(self._failed(active, exc))
                 continue
-            active = _Active(job, route.format.value)
+            active = _Active(job, route.format)
             self._active[job.id] = active
             resumed += 1
             if job.status is JobStatus.DONE:

@@ -11,7 +11,7 @@ from bot.inputs import SourceImage
 
 # Discord's interaction tokens last 15 minutes; past this, answers go to the channel instead.
 TOKEN_LIFETIME = 15 * 60.0
-ACTION = "action"  # a job kind besides Kind's: a follow-up button (Midjourney U1, V2, 🔄 …)
+ACTION = "action"  # a job kind besides Kind's: a follow-up action on an earlier task's result
 
 
 class JobStatus(StrEnum):
@@ -91,7 +91,7 @@ class Job:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
-    upstream_task: str | None = None  # a task-based API's id (Midjourney), to resume polling
+    upstream_task: str | None = None  # a task API's id for the job, to resume polling
     error: str | None = None  # the error's class name, for the log and /status
     message_id: int | None = None  # the message that shows the job, once known
     delivered_at: float | None = None

@@ -10,12 +10,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from bot.errors import UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
-from bot.routing import ApiFormat
+
+if TYPE_CHECKING:
+    # Only for type hints: the settings module imports the adapters to know their names and prefixes.
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ class Capabilities:
     # Non-empty: the model has a few fixed shapes; these ratios are exact, others get the nearest.
     exact_ratios: tuple[str, ...] = ()
     size_is_quality: bool = False  # True: fixed pixel sizes; 2K/4K ask for the best quality instead
+    grid: bool = False  # True: every answer is one grid of pictures with follow-up buttons
     # Input budgets in raw bytes. The defaults are Gemini's inline limits (7 MB an image, 20 MB a
     # request, both counted after base64), which also suit the JSON bodies of chat and Midjourney.
     max_image_bytes: int = 7 * 1024 * 1024 * 3 // 4
@@ -132,11 +136,40 @@ class Endpoint:
 
 
 class ImageProvider(ABC):
-    format: ClassVar[ApiFormat]
+    """One request format. The class says who it is; the registry (`bot.providers.registry`) lists it.
+
+    Nothing outside `bot/providers/` names a format: the rest of the bot asks these declarations.
+    """
+
+    # The format's name in MODELS (`name=format`) and CONCURRENCY_LIMITS.
+    name: ClassVar[str]
+    # `<PREFIX>_BASE_URL` and `<PREFIX>_API_KEY` override API_BASE_URL and API_KEY for this format.
+    settings_prefix: ClassVar[str]
+    # Model names (lower case) that speak this format when MODELS does not say; relays alias freely,
+    # so these look at the family prefix rather than exact ids.
+    model_names: ClassVar[re.Pattern[str]]
+    # True: this format's base URL serves the relay's model list (`GET /v1/models`, OpenAI's shape).
+    lists_models: ClassVar[bool] = False
+    # Seconds a job on this format may take, when longer than JOB_TIMEOUT; None: JOB_TIMEOUT.
+    time_limit: float | None = None
 
     def __init__(self, http: HttpClient, endpoint: Endpoint) -> None:
         self.http = http
         self.endpoint = endpoint
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
+        return cls(http, cls.endpoint_from(settings))
+
+    @classmethod
+    def endpoint_from(cls, settings: Settings) -> Endpoint:
+        target = settings.target(cls.name)
+        return Endpoint(target.base_url, target.api_key, settings.request_timeout)
+
+    @classmethod
+    def draws(cls, name: str) -> bool:
+        """Whether a model the relay lists under this format makes pictures (relays list others too)."""
+        return "video" not in name.lower()
 
     @abstractmethod
     def capabilities(self, model: str) -> Capabilities: ...
@@ -169,6 +202,35 @@ class ImageProvider(ABC):
             else:
                 log.info("A result reference was not an image; skipped")
         return images
+
+
+class TaskProvider(ImageProvider):
+    """A format that runs each request as an upstream task with an id (Midjourney-proxy, video APIs):
+    the id is kept so a restart can follow it, its results offer follow-up actions, and it can be
+    cancelled. A task that still moves is not cut off: each progress step restarts the job's clock.
+    """
+
+    @abstractmethod
+    async def resume(self, task_id: str, progress: ProgressCallback | None = None) -> GenerationResult:
+        """Follow a submitted task to its end (also after a restart, from its id alone)."""
+
+    @abstractmethod
+    async def act(
+        self,
+        task_id: str,
+        custom_id: str,
+        prompt: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> GenerationResult:
+        """Run one of a finished task's follow-up actions; a new task makes the new picture."""
+
+    @abstractmethod
+    async def cancel(self, task_id: str) -> None:
+        """Ask the API to drop a task; quiet when it cannot."""
+
+    @abstractmethod
+    def action_needs_prompt(self, custom_id: str) -> bool:
+        """Whether a follow-up action asks the member for words first (a custom zoom)."""
 
 
 _DATA_URL = r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=_-]+"

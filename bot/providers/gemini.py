@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
-from bot.config import GeminiAuth
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
@@ -24,9 +25,17 @@ from bot.providers.base import (
     ProgressCallback,
     image_refs_in_text,
 )
-from bot.routing import ApiFormat
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+class GeminiAuth(StrEnum):
+    HEADER = "header"  # x-goog-api-key, what Google's own SDK sends
+    QUERY = "query"  # ?key=, what many relay docs show
+    BEARER = "bearer"  # Authorization: Bearer, what most relays expect
 
 
 # Finish reasons worth one more try: the docs and relays report them as often transient.
@@ -157,11 +166,23 @@ def _trim(text: str, limit: int = 300) -> str:
 
 
 class GeminiProvider(ImageProvider):
-    format = ApiFormat.GEMINI
+    name = "gemini"
+    settings_prefix = "GEMINI"
+    model_names = re.compile(r"^(gemini-|nano-banana)")
 
     def __init__(self, http: HttpClient, endpoint: Endpoint, auth: GeminiAuth) -> None:
         super().__init__(http, endpoint)
         self.auth = auth
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
+        return cls(http, cls.endpoint_from(settings), settings.gemini_auth)
+
+    @classmethod
+    def draws(cls, name: str) -> bool:
+        # Relays list every Gemini text model too; only the image ones draw.
+        lowered = name.lower()
+        return "image" in lowered or lowered.startswith("nano-banana")
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)

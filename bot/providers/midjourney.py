@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.errors import (
     ContentBlocked,
@@ -25,12 +25,14 @@ from bot.providers.base import (
     Endpoint,
     GenerateRequest,
     GenerationResult,
-    ImageProvider,
     Kind,
     Progress,
     ProgressCallback,
+    TaskProvider,
 )
-from bot.routing import ApiFormat
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ def capabilities(model: str) -> Capabilities:
         max_count=1,
         blend_images=(2, 5),
         prompt_required_for_blend=False,
+        grid=True,
     )
 
 
@@ -123,13 +126,41 @@ def task_image_url(task: dict[str, Any]) -> str | None:
     return None
 
 
-class MidjourneyProvider(ImageProvider):
-    format = ApiFormat.MIDJOURNEY
+class MidjourneyProvider(TaskProvider):
+    name = "midjourney"
+    settings_prefix = "MJ"
+    model_names = re.compile(r"^(midjourney|mj|niji)")
 
-    def __init__(self, http: HttpClient, endpoint: Endpoint, *, poll_interval: float = 3.0) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        endpoint: Endpoint,
+        *,
+        poll_interval: float = 3.0,
+        time_limit: float | None = None,
+    ) -> None:
         # No timeout of its own: the job engine times tasks and restarts the clock while they move.
         super().__init__(http, endpoint)
         self.poll_interval = poll_interval
+        self.time_limit = time_limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
+        return cls(
+            http,
+            cls.endpoint_from(settings),
+            poll_interval=settings.mj_poll_seconds,
+            time_limit=settings.mj_timeout,
+        )
+
+    @classmethod
+    def draws(cls, name: str) -> bool:
+        # new-api lists one billing name per Midjourney action (mj_imagine, mj_upscale, …); only the
+        # model itself makes pictures from a prompt.
+        return not re.match(r"mj_", name.lower())
+
+    def action_needs_prompt(self, custom_id: str) -> bool:
+        return needs_prompt(custom_id)
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
@@ -18,7 +19,6 @@ from bot.providers.base import (
     ProgressCallback,
     image_refs_in_text,
 )
-from bot.routing import ApiFormat
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ def _error_info(error: Any) -> ErrorInfo:
 
 
 class OpenAIChatProvider(ImageProvider):
-    format = ApiFormat.OPENAI_CHAT
+    name = "openai-chat"
+    settings_prefix = "OPENAI"
+    model_names = re.compile(r"^(gpt-4o-image|sora[-_]image|gpt-4o-all)")
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)

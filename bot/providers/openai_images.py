@@ -20,7 +20,6 @@ from bot.providers.base import (
     ImageProvider,
     ProgressCallback,
 )
-from bot.routing import ApiFormat
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +182,10 @@ def parse_answer(data: Any) -> tuple[list[GeneratedImage], list[str], str]:
 
 
 class OpenAIImagesProvider(ImageProvider):
-    format = ApiFormat.OPENAI_IMAGES
+    name = "openai-images"
+    settings_prefix = "OPENAI"
+    model_names = re.compile(r"^(gpt-image-|dall-e-|jimeng-|seedream-|flux-)")
+    lists_models = True
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, GeminiAuth, Settings
-from bot.routing import ApiFormat
 
 TOKEN = "MTAw.fake.token-value"
 GOOD = {"DISCORD_TOKEN": TOKEN, "API_KEY": "sk-abcdef123456"}
@@ -28,7 +27,7 @@ def test_defaults() -> None:
     s = load(GOOD)
     assert s.api_base_url == "https://generativelanguage.googleapis.com"
     assert s.default_model == "gemini-2.5-flash-image"
-    assert [(m.name, m.format) for m in s.models] == [("gemini-2.5-flash-image", ApiFormat.GEMINI)]
+    assert [(m.name, m.format) for m in s.models] == [("gemini-2.5-flash-image", "gemini")]
     assert s.gemini_auth is GeminiAuth.HEADER
     assert s.dev_guild_id is None
     assert s.log_level == "INFO"
@@ -118,7 +117,7 @@ def test_models_routing_and_default_model() -> None:
             "DEFAULT_MODEL": "gemini-2.5-flash-image",
         }
     )
-    assert [(m.name, m.format.value) for m in s.models] == [
+    assert [(m.name, m.format) for m in s.models] == [
         ("gemini-2.5-flash-image", "gemini"),
         ("gemini-3-pro-image-preview", "gemini"),
         ("house", "gemini"),
@@ -205,13 +204,13 @@ def test_per_format_overrides_fall_back_to_api_base_url_and_api_key() -> None:
             "MJ_API_KEY": "mj-secret-000000000",
         }
     )
-    assert s.target(ApiFormat.OPENAI_IMAGES).base_url == "https://api.openai.com"
-    assert s.target(ApiFormat.OPENAI_CHAT).api_key == "sk-openai-000000000"
-    assert (s.target(ApiFormat.MIDJOURNEY).base_url, s.target(ApiFormat.MIDJOURNEY).api_key) == (
+    assert s.target("openai-images").base_url == "https://api.openai.com"
+    assert s.target("openai-chat").api_key == "sk-openai-000000000"
+    assert (s.target("midjourney").base_url, s.target("midjourney").api_key) == (
         "https://relay.example",
         "mj-secret-000000000",
     )
-    assert (s.target(ApiFormat.GEMINI).base_url, s.target(ApiFormat.GEMINI).api_key) == (
+    assert (s.target("gemini").base_url, s.target("gemini").api_key) == (
         "https://relay.example",
         "sk-abcdef123456",
     )
