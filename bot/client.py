@@ -15,8 +15,9 @@ from bot.config import Settings
 from bot.directory import ModelDirectory
 from bot.http import HttpClient, RetryPolicy
 from bot.i18n import Catalog
-from bot.jobs.engine import JobEngine, JobSink
+from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
+from bot.jobs.state import JobSink
 from bot.jobs.store import JobStore
 from bot.providers import build_providers
 from bot.redact import Redactor

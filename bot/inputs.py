@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 from bot.errors import DownloadFailed, InputTooLarge, ResponseTooLarge, UnusableImage, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import run_in_pool
-from bot.providers.base import InputImage
+from bot.request import InputImage, SourceImage
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,6 @@ DOWNLOAD_TIMEOUT = 60.0
 # JPEGs may be decoded at 1/2, 1/4 or 1/8 scale when that still leaves this share of the target side.
 _DRAFT_SLACK = 0.9
 _DECLARED_OK = ("image/", "application/octet-stream", "binary/octet-stream")
-
-
-@dataclass(frozen=True)
-class SourceImage:
-    """A picture a member pointed at: its file name, where to fetch it, what its sender declared."""
-
-    name: str
-    url: str
-    content_type: str | None = None
-    size: int | None = None
 
 
 @dataclass(frozen=True)

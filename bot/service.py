@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
@@ -26,7 +26,7 @@ from bot.errors import (
 )
 from bot.http import HttpClient
 from bot.imaging import FittedImage, fit_to_limit_async
-from bot.inputs import InputLimits, SourceImage, check_declared, load_inputs
+from bot.inputs import InputLimits, check_declared, load_inputs
 from bot.providers.base import (
     Action,
     Capabilities,
@@ -38,6 +38,7 @@ from bot.providers.base import (
     ProgressCallback,
     TaskProvider,
 )
+from bot.request import Note, SourceImage
 from bot.routing import ModelRoute
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ BLEND_INSTRUCTION = (
 )
 # Discord refuses a message request over 25 MiB whatever the per-file limit; keep room for the JSON.
 MAX_REQUEST_BYTES = 25 * 1024 * 1024 - 256 * 1024
-
-
-@dataclass(frozen=True)
-class Note:
-    """A remark for the member about how their request was taken (a catalog key and its values)."""
-
-    key: str
-    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,8 +173,29 @@ class ImageService:
             images=images,
             count=count,
             kind=kind,
+            sources=() if images else tuple(sources),
         )
         return Plan(request, route, tuple(notes))
+
+    def plan_request(self, request: GenerateRequest) -> Plan:
+        """Plan a member's request once: its model resolved and the request checked against it.
+
+        Cheap (no download, no call), so it runs before the interaction is deferred.
+        """
+        if request.kind is Kind.ACTION:
+            route, _ = self.route(request.model or None)
+            return Plan(replace(request, model=route.name), route)
+        plan = self.plan(
+            request.kind,
+            request.prompt,
+            model=request.model or None,
+            aspect_ratio=request.aspect_ratio,
+            size=request.size,
+            count=request.count,
+            images=request.images,
+            sources=request.sources,
+        )
+        return replace(plan, request=replace(plan.request, follow_up=request.follow_up))
 
     def check_pictures(self, kind: Kind, model: str | None, sources: Sequence[SourceImage]) -> None:
         """Whether the model takes these pictures for this kind of request (count, declared type, size)."""
@@ -201,17 +215,17 @@ class ImageService:
         for source in sources:
             check_declared(source, self.settings.max_input_bytes)
 
-    async def load(self, plan: Plan, sources: Sequence[SourceImage]) -> Plan:
+    async def load(self, plan: Plan) -> tuple[InputImage, ...]:
         """Fetch and prepare a planned request's pictures for its model (after the defer: it is slow)."""
+        sources = plan.request.sources
         if not sources:
-            return plan
+            return ()
         caps = self.providers[plan.route.format].capabilities(plan.route.name)
         limits = InputLimits(
             max_side=self.settings.input_max_side,
             max_bytes=min(caps.max_image_bytes, caps.max_request_bytes // len(sources)),
         )
-        images = await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
-        return replace(plan, request=replace(plan.request, images=images))
+        return await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
 
     async def run(
         self, plan: Plan, *, max_file_bytes: int, progress: ProgressCallback | None = None
@@ -219,6 +233,8 @@ class ImageService:
         """Call the API (in parallel when the format makes one picture a call) and fit the results."""
         started = time.monotonic()
         request = plan.request
+        if request.kind is Kind.ACTION:
+            return await self._act(plan, max_file_bytes, progress)
         provider = self.providers[plan.route.format]
         caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
@@ -244,31 +260,20 @@ class ImageService:
                 )
         return await self._deliver(plan, results, max_file_bytes, started, notes)
 
-    async def run_action(
-        self,
-        model: str,
-        task_id: str,
-        custom_id: str,
-        *,
-        prompt: str | None,
-        caption: str,
-        max_file_bytes: int,
-        progress: ProgressCallback | None = None,
-    ) -> Delivery:
+    async def _act(self, plan: Plan, max_file_bytes: int, progress: ProgressCallback | None) -> Delivery:
         """Run a follow-up action of an earlier task (a button on its result).
 
-        `prompt` goes to the API only when the member wrote one (Custom Zoom); without it a proxy
-        that asks for confirmation keeps the parent's prompt. `caption` is what the result shows.
+        The member's words go to the API only when they wrote some (a custom zoom); without them a
+        proxy that asks for confirmation keeps the parent's prompt.
         """
         started = time.monotonic()
-        plan = self.action_plan(model, prompt or caption)
+        follow_up = plan.request.follow_up
+        if follow_up is None:
+            raise ValueError("an action request needs its follow-up")
         provider = self._task_provider(plan)
-        result = await provider.act(task_id, custom_id, prompt, progress)
+        prompt = plan.request.prompt or None
+        result = await provider.act(follow_up.task_id, follow_up.custom_id, prompt, progress)
         return await self._deliver(plan, [result], max_file_bytes, started, [])
-
-    def action_plan(self, model: str, caption: str) -> Plan:
-        route, _ = self.route(model)
-        return Plan(GenerateRequest(prompt=caption, model=route.name), route)
 
     async def resume(
         self, plan: Plan, task_id: str, *, max_file_bytes: int, progress: ProgressCallback | None = None

@@ -13,7 +13,7 @@ import discord
 
 from bot.client import BananaBot
 from bot.errors import TaskExpired
-from bot.jobs.model import ACTION, FollowUp, JobSpec
+from bot.request import FollowUp, GenerateRequest, Kind
 from bot.service import Delivery
 from bot.storage import StoredAction
 from bot.tree import report_error
@@ -75,7 +75,8 @@ async def run_action(
     label = stored.action.label or stored.action.emoji
     caption = interaction.client.catalog.text("actions.from", interaction.locale.value, label=label)
     follow_up = FollowUp(stored.task_id, stored.action.custom_id, caption)
-    await run_job(interaction, JobSpec(ACTION, prompt or "", stored.model, follow_up=follow_up))
+    request = GenerateRequest(prompt or "", stored.model, kind=Kind.ACTION, follow_up=follow_up)
+    await run_job(interaction, request)
 
 
 async def action_view(bot: BananaBot, delivery: Delivery) -> discord.ui.View | discord.utils._MissingSentinel:

@@ -9,9 +9,7 @@ import discord
 
 from bot.client import BananaBot
 from bot.errors import NoPictures
-from bot.inputs import SourceImage
-from bot.jobs.model import JobSpec
-from bot.providers.base import Kind
+from bot.request import GenerateRequest, Kind, SourceImage
 from bot.who import member_of, origin_of
 
 _IMAGE_NAME = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
@@ -29,14 +27,16 @@ async def generate(
     sources: Sequence[SourceImage] = (),
 ) -> None:
     """Turn a member's request into a job; errors go to the tree's handler, which answers privately."""
-    spec = JobSpec(kind.value, prompt, model, aspect_ratio, size, count, tuple(sources))
-    await run_job(interaction, spec)
+    request = GenerateRequest(
+        prompt, model or "", aspect_ratio, size, count=count, kind=kind, sources=tuple(sources)
+    )
+    await run_job(interaction, request)
 
 
-async def run_job(interaction: discord.Interaction[BananaBot], spec: JobSpec) -> None:
+async def run_job(interaction: discord.Interaction[BananaBot], request: GenerateRequest) -> None:
     """Accept (refusals stay private and come before the defer), defer, then hand the job over."""
     jobs = interaction.client.jobs
-    job = await jobs.accept(spec, origin_of(interaction), member_of(interaction))
+    job = await jobs.accept(request, origin_of(interaction), member_of(interaction))
     try:
         await interaction.response.defer(thinking=True)
     except Exception:

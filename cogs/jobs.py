@@ -16,8 +16,9 @@ from discord.ext import commands
 
 from bot.client import BananaBot
 from bot.i18n import Catalog
-from bot.jobs.engine import ProgressView, Usage, duration
+from bot.jobs.admission import Usage, duration
 from bot.jobs.model import Job
+from bot.jobs.state import ProgressView
 from bot.service import Delivery
 from bot.translator import text as _
 from bot.tree import error_text, report_error

@@ -15,9 +15,7 @@ from discord.ext import commands
 
 from bot.client import BananaBot
 from bot.i18n import FALLBACK_LOCALE
-from bot.inputs import SourceImage
-from bot.jobs.model import JobSpec
-from bot.providers.base import Kind
+from bot.request import GenerateRequest, Kind, SourceImage
 from bot.tree import error_text, log_error
 from bot.who import message_member, message_origin
 from cogs.flow import message_sources
@@ -49,9 +47,9 @@ class Mentions(commands.Cog):
         prompt = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
         sources = await self._pictures(message, me)
         kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
-        spec = JobSpec(kind.value, prompt, sources=tuple(sources))
+        request = GenerateRequest(prompt, "", kind=kind, sources=tuple(sources))
         jobs = self.bot.jobs
-        job = await jobs.accept(spec, message_origin(message, locale), member)  # allowlists, limits
+        job = await jobs.accept(request, message_origin(message, locale), member)  # allowlists, limits
         # The answer is a reply that comes later; typing shows the bot is on it meanwhile (a courtesy:
         # without the right to type, the job still runs).
         with contextlib.suppress(discord.HTTPException):

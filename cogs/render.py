@@ -8,8 +8,8 @@ from typing import Any
 import discord
 
 from bot.i18n import Catalog
-from bot.jobs.engine import ProgressView
 from bot.jobs.model import JobStatus
+from bot.jobs.state import ProgressView
 from bot.service import Delivery
 
 BANANA_YELLOW = 0xFFD43B
@@ -28,12 +28,12 @@ def result_message(
         discord.File(
             io.BytesIO(image.data),
             filename=f"bananabot_{index + 1}.{image.filename_extension}",
-            description=_clip(request.prompt, 1000),
+            description=_clip(request.caption, 1000),
         )
         for index, image in enumerate(delivery.images)
     ]
     embed = discord.Embed(
-        description=_clip(discord.utils.escape_markdown(request.prompt), 1500), colour=BANANA_YELLOW
+        description=_clip(discord.utils.escape_markdown(request.caption), 1500), colour=BANANA_YELLOW
     )
     embed.set_author(name=catalog.text("embed.requested_by", locale, name=requester), icon_url=avatar_url)
     embed.add_field(name=catalog.text("embed.model", locale), value=request.model)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
-from bot.inputs import SourceImage
+from bot.request import GenerateRequest, Note
 
 # Discord's interaction tokens last 15 minutes; past this, answers go to the channel instead.
 TOKEN_LIFETIME = 15 * 60.0
-ACTION = "action"  # a job kind besides Kind's: a follow-up action on an earlier task's result
 
 
 class JobStatus(StrEnum):
@@ -46,47 +43,13 @@ class Origin:
         return bool(self.token) and self.token_expires_at is not None and now < self.token_expires_at - margin
 
 
-@dataclass(frozen=True)
-class FollowUp:
-    """A press of a result's button: the API task it belongs to and the button's id there."""
-
-    task_id: str
-    custom_id: str
-    caption: str
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What the member asked for, enough to run it again after a restart."""
-
-    kind: str  # a Kind value, or ACTION
-    prompt: str
-    model: str | None = None
-    aspect_ratio: str | None = None
-    size: str | None = None
-    count: int = 1
-    sources: tuple[SourceImage, ...] = ()
-    follow_up: FollowUp | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> JobSpec:
-        raw: dict[str, Any] = json.loads(text)
-        raw["sources"] = tuple(SourceImage(**s) for s in raw.get("sources") or ())
-        follow_up = raw.get("follow_up")
-        raw["follow_up"] = FollowUp(**follow_up) if follow_up else None
-        return cls(**raw)
-
-
 @dataclass
 class Job:
     id: int
-    spec: JobSpec
+    request: GenerateRequest  # planned: its model resolved and checked; no pictures inside
     origin: Origin
-    model: str  # the resolved model name
     units: int  # pictures it counts for in the daily limits
+    notes: tuple[Note, ...] = ()  # what planning had to say about the request
     status: JobStatus = JobStatus.QUEUED
     created_at: float = 0.0
     started_at: float | None = None
@@ -97,3 +60,7 @@ class Job:
     delivered_at: float | None = None
     delivery_error: str | None = None
     cancelled_by: int | None = None
+
+    @property
+    def model(self) -> str:
+        return self.request.model

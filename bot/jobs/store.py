@@ -9,7 +9,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.jobs.model import Job, JobSpec, JobStatus, Origin
+from bot.jobs.model import Job, JobStatus, Origin
+from bot.request import GenerateRequest, Note
 from bot.storage import Database
 
 # Jobs that use up a member's daily pictures: failed and cancelled ones give them back.
@@ -62,14 +63,14 @@ class JobStore:
             "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
             " token, token_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                job.spec.kind,
+                job.request.kind.value,
                 job.status.value,
                 job.origin.user_id,
                 job.origin.guild_id,
                 job.origin.channel_id,
                 job.model,
                 job.units,
-                job.spec.to_json(),
+                _spec(job),
                 json.dumps(asdict(origin)),
                 job.origin.token,
                 job.origin.token_expires_at,
@@ -189,15 +190,24 @@ def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, .
     raise ValueError("a user or a guild is needed")
 
 
+def _spec(job: Job) -> str:
+    notes = [{"key": note.key, "params": note.params} for note in job.notes]
+    return json.dumps({**job.request.to_dict(), "notes": notes})
+
+
 def _job(row: aiosqlite.Row) -> Job:
     origin = Origin(**json.loads(row["origin"]))
     origin = replace(origin, token=row["token"], token_expires_at=row["token_expires_at"])
+    spec = json.loads(row["spec"])
+    notes = tuple(Note(n["key"], n["params"]) for n in spec.pop("notes", None) or ())
+    # The model column holds the resolved name (journals from before planning-once kept the member's).
+    request = replace(GenerateRequest.from_dict(spec), model=row["model"])
     return Job(
         id=row["id"],
-        spec=JobSpec.from_json(row["spec"]),
+        request=request,
         origin=origin,
-        model=row["model"],
         units=row["units"],
+        notes=notes,
         status=JobStatus(row["status"]),
         created_at=row["created_at"],
         started_at=row["started_at"],

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import cached_property
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Self
 
 from bot.errors import UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
+
+# The adapters' request, re-exported from its one home.
+from bot.request import GenerateRequest as GenerateRequest
+from bot.request import InputImage as InputImage
+from bot.request import Kind as Kind
 
 if TYPE_CHECKING:
     # Only for type hints: the settings module imports the adapters to know their names and prefixes.
@@ -27,37 +29,6 @@ MAX_RESULT_DOWNLOAD = 50 * 1024 * 1024
 # Aspect ratios the bot offers; formats without a ratio parameter map them to what they have.
 COMMON_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 ALL_RATIOS = (*COMMON_RATIOS, "1:4", "4:1", "1:8", "8:1")
-
-
-class Kind(StrEnum):
-    IMAGINE = "imagine"  # text to image, possibly with reference images
-    EDIT = "edit"  # change the first image; the others are references
-    BLEND = "blend"  # combine the images
-
-
-@dataclass(frozen=True)
-class InputImage:
-    data: bytes = field(repr=False)
-    mime: str
-
-    @cached_property
-    def b64(self) -> str:
-        """The base64 text, made once however many requests (retries, parallel calls) send it."""
-        return base64.b64encode(self.data).decode("ascii")
-
-    def data_url(self) -> str:
-        return f"data:{self.mime};base64,{self.b64}"
-
-
-@dataclass(frozen=True)
-class GenerateRequest:
-    prompt: str
-    model: str
-    aspect_ratio: str | None = None
-    size: str | None = None
-    images: tuple[InputImage, ...] = ()
-    count: int = 1
-    kind: Kind = Kind.IMAGINE
 
 
 @dataclass(frozen=True)

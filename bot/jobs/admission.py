@@ -1,0 +1,114 @@
+"""Who may start a job now: the allowlists, room in the queue, and each member's and server's limits.
+
+Fast and without writes: it runs before the interaction is deferred, so refusals stay private.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.errors import Cooldown, DailyLimitReached, NotAllowed, QueueFull, Restarting, UserBusy
+from bot.jobs.access import Member, is_allowed, is_exempt
+from bot.jobs.state import Board, Phase
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    used: int
+    limit: int
+    resets_in: float
+    exempt: bool
+    cooldown: float
+    guild_used: int | None = None
+    guild_limit: int = 0
+    top: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def left(self) -> int | None:
+        return None if not self.limit else max(0, self.limit - self.used)
+
+
+class Admission:
+    def __init__(self, board: Board) -> None:
+        self.board = board
+
+    def check_access(self, member: Member) -> bool:
+        """Raise NotAllowed outside the allowlists; return whether the limits spare this member."""
+        settings = self.board.settings
+        if not is_allowed(settings, member):
+            raise NotAllowed()  # buttons and modals too, which the command tree's check never sees
+        return is_exempt(settings, member)
+
+    def check_room(self, member: Member, exempt: bool) -> None:
+        board, settings = self.board, self.board.settings
+        if not board.accepting:
+            raise Restarting()
+        open_jobs = board.open_jobs()
+        mine = sum(1 for a in open_jobs if a.job.origin.user_id == member.user_id)
+        if not exempt and mine >= settings.max_jobs_per_user:
+            raise UserBusy(limit=str(settings.max_jobs_per_user))
+        waiting = sum(1 for a in open_jobs if a.phase in (Phase.PREPARING, Phase.WAITING))
+        free_slots = settings.max_concurrent_jobs - board.running
+        if waiting - free_slots >= settings.max_queue_length:
+            raise QueueFull()
+
+    async def check_limits(self, member: Member, units: int) -> None:
+        board, settings = self.board, self.board.settings
+        now = board.now()
+        pending = [a.job for a in board.pending.values()]
+        if settings.user_cooldown:
+            times = [j.created_at for j in pending if j.origin.user_id == member.user_id]
+            last = await board.store.last_request(member.user_id)
+            last = max([t for t in (last, *times) if t is not None], default=None)
+            if last is not None and now - last < settings.user_cooldown:
+                raise Cooldown(seconds=str(math.ceil(settings.user_cooldown - (now - last))))
+        day_start = now - now % DAY
+        hours = duration(day_start + DAY - now)
+        if settings.user_daily_limit:
+            used = await board.store.units_since(day_start, user_id=member.user_id)
+            used += sum(j.units for j in pending if j.origin.user_id == member.user_id)
+            if used + units > settings.user_daily_limit:
+                raise DailyLimitReached(used=str(used), limit=str(settings.user_daily_limit), hours=hours)
+        if settings.guild_daily_limit and member.guild_id is not None:
+            used = await board.store.units_since(day_start, guild_id=member.guild_id)
+            used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
+            if used + units > settings.guild_daily_limit:
+                raise DailyLimitReached(
+                    used=str(used), limit=str(settings.guild_daily_limit), hours=hours, guild=True
+                )
+
+    async def usage(self, member: Member, *, with_guild: bool) -> Usage:
+        board, settings = self.board, self.board.settings
+        now = board.now()
+        day_start = now - now % DAY
+        used = await board.store.units_since(day_start, user_id=member.user_id)
+        usage = Usage(
+            used,
+            settings.user_daily_limit,
+            day_start + DAY - now,
+            is_exempt(settings, member),
+            settings.user_cooldown,
+        )
+        if not with_guild or member.guild_id is None:
+            return usage
+        guild_used = await board.store.units_since(day_start, guild_id=member.guild_id)
+        top = await board.store.top_users(member.guild_id, day_start)
+        return Usage(
+            usage.used,
+            usage.limit,
+            usage.resets_in,
+            usage.exempt,
+            usage.cooldown,
+            guild_used,
+            settings.guild_daily_limit,
+            tuple(top),
+        )
+
+
+def duration(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -1,0 +1,63 @@
+"""Fetching and preparing members' pictures for an accepted job, a few at a time.
+
+A download is held whole in memory while it is decoded, so the intake bounds how many run at once
+and lets a big one run alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from bot.jobs.state import Active, Board
+from bot.request import InputImage
+from bot.service import Plan
+
+INTAKE_AT_ONCE = 2
+BIG_INTAKE_BYTES = 8 * 1024 * 1024
+
+
+class Intake:
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self._slots = asyncio.Semaphore(INTAKE_AT_ONCE)
+        self._big = asyncio.Lock()
+
+    async def prepare(self, active: Active) -> tuple[InputImage, ...]:
+        """The job's pictures, ready for its model; kept on disk too, so a restart need not fetch them."""
+        board, job = self.board, active.job
+        route, _ = board.service.route(job.model)
+        # A big download takes the whole intake to itself: two 20 MB photos decoded side by side
+        # would double the bot's peak memory for a small gain in speed.
+        declared = sum(source.size or 0 for source in job.request.sources)
+        slots = INTAKE_AT_ONCE if declared > BIG_INTAKE_BYTES else 1
+        async with self._take(slots):
+            images = await board.service.load(Plan(job.request, route, job.notes))
+        await board.files.save_inputs(job.id, images)
+        active.images = images
+        return images
+
+    async def images_for(self, active: Active) -> tuple[InputImage, ...]:
+        """The pictures for a run: from memory, else from disk (after a restart), else fetched again."""
+        if active.images is not None or not active.job.request.sources:
+            return active.images or ()
+        stored = await self.board.files.load_inputs(active.job.id)
+        if stored is None:
+            # Accepted but not prepared before a restart: fetch the pictures now.
+            return await self.prepare(active)
+        active.images = stored
+        return stored
+
+    @contextlib.asynccontextmanager
+    async def _take(self, count: int) -> AsyncIterator[None]:
+        # Big intakes take their slots one by one under a lock, so two of them never each hold
+        # half of what they need.
+        async with self._big if count > 1 else contextlib.nullcontext():
+            for _ in range(count):
+                await self._slots.acquire()
+        try:
+            yield
+        finally:
+            for _ in range(count):
+                self._slots.release()

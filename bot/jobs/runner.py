@@ -1,0 +1,235 @@
+"""The run of a job: a slot in fair turns, the API call under its time limit, and exactly one ending
+(done, failed or cancelled) journaled and shown to the member."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.errors import BotError, JobAlreadyOver, JobTimedOut, NotYourJob, UpstreamError
+from bot.jobs.access import Member
+from bot.jobs.intake import Intake
+from bot.jobs.model import Job, JobStatus
+from bot.jobs.queue import Entry
+from bot.jobs.state import Active, Board, JobSink, Phase
+from bot.jobs.store import StoredResult
+from bot.providers.base import Progress
+from bot.service import Delivery, Plan
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    def __init__(self, board: Board, intake: Intake) -> None:
+        self.board = board
+        self.intake = intake
+
+    # --- slots and turns --------------------------------------------------------------------
+
+    def enqueue(self, active: Active) -> None:
+        # A waiting job's place shows on the next progress tick: a burst of commands is deferred
+        # first, and each place is worked out once per tick for the whole queue.
+        active.phase = Phase.WAITING
+        self.board.queue.push(Entry(active.job.id, active.job.origin.user_id, active.keys))
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        board = self.board
+        if not board.accepting:
+            return
+        while board.running < board.settings.max_concurrent_jobs:
+            entry = board.queue.pop(self._fits)
+            if entry is None:
+                return
+            active = board.active[entry.job_id]
+            board.running += 1
+            board.running_keys.update(active.keys)
+            active.holds_slot = True
+            active.phase = Phase.RUNNING
+            active.started = time.monotonic()
+            active.task = asyncio.create_task(self._execute(active), name=f"job-{entry.job_id}")
+            active.task.add_done_callback(functools.partial(self._task_done, active))
+
+    def _fits(self, entry: Entry) -> bool:
+        caps = self.board.settings.concurrency_limits
+        return all(self.board.running_keys[key] < caps[key] for key in entry.keys if key in caps)
+
+    def _release(self, active: Active) -> None:
+        if active.holds_slot:
+            active.holds_slot = False
+            self.board.running -= 1
+            self.board.running_keys.subtract(active.keys)
+            self.dispatch()
+
+    # --- the run ----------------------------------------------------------------------------
+
+    async def _execute(self, active: Active) -> None:
+        job = active.job
+        try:
+            await self.board.store.update(job, status=JobStatus.RUNNING, started_at=self.board.now())
+            delivery = await self._generate(active)
+        except asyncio.CancelledError:
+            self._release(active)
+            if active.stop != "cancel":
+                raise  # shutting down: the journal keeps the job for the next start
+            # From here on nothing may interrupt the ending, neither a second press nor a stop.
+            active.phase = Phase.DELIVERING
+            await self.cancelled(active)
+        except Exception as exc:
+            active.phase = Phase.DELIVERING
+            self._release(active)
+            await self.failed(active, exc)
+        else:
+            active.phase = Phase.DELIVERING
+            self._release(active)
+            await self._succeeded(active, delivery)
+
+    def _task_done(self, active: Active, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs its own handlers (Python throws the
+        # cancellation in before the `try`): free its slot and end it here.
+        if not task.cancelled() or not active.holds_slot:
+            return
+        self._release(active)
+        if active.stop == "cancel":
+            active.phase = Phase.DELIVERING
+            self.board.spawn(self.cancelled(active))
+
+    async def _generate(self, active: Active) -> Delivery:
+        active.timing = self.board.service.timing(active.job.model)
+        limit = active.timing.seconds
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                active.deadline = deadline
+                return await self._work(active)
+        except TimeoutError:
+            if active.deadline is not None and active.deadline.expired():
+                raise JobTimedOut(f"job {active.job.id}", seconds=str(round(limit))) from None
+            raise
+
+    async def _work(self, active: Active) -> Delivery:
+        job, service = active.job, self.board.service
+        progress = functools.partial(self._on_progress, active)
+        limit = job.origin.upload_limit
+        images = await self.intake.images_for(active)
+        route, _ = service.route(job.model)
+        plan = Plan(job.request.with_images(images), route, job.notes)
+        if job.upstream_task:
+            return await service.resume(plan, job.upstream_task, max_file_bytes=limit, progress=progress)
+        return await service.run(plan, max_file_bytes=limit, progress=progress)
+
+    async def _on_progress(self, active: Active, progress: Progress) -> None:
+        active.percent = progress.percent if progress.percent is not None else active.percent
+        active.preview_url = progress.preview_url or active.preview_url
+        if progress.task_id and progress.task_id != active.job.upstream_task:
+            await self.board.store.update(active.job, upstream_task=progress.task_id)
+        timing = active.timing
+        if active.deadline is not None and timing is not None and timing.restarts_on_progress:
+            # A slow task queue that still moves is not cut off: the clock restarts.
+            loop = asyncio.get_running_loop()
+            active.deadline.reschedule(loop.time() + timing.seconds)
+
+    # --- endings ----------------------------------------------------------------------------
+
+    async def _succeeded(self, active: Active, delivery: Delivery) -> None:
+        board, job = self.board, active.job
+        await board.files.save_results(job.id, delivery.images)
+        await board.store.set_result(job, stored_result(delivery), board.now())
+        if job.request.sources:
+            await board.files.drop_inputs(job.id)
+        log.info("Job %d done in %.1f s", job.id, delivery.seconds)
+        await self.deliver(active, delivery)
+
+    async def deliver(self, active: Active, delivery: Delivery) -> None:
+        board, job = self.board, active.job
+        sink = board.require_sink()
+        active.phase = Phase.DELIVERING
+        try:
+            async with active.message_lock:
+                await sink.deliver(job, delivery)
+        except Exception as exc:
+            # Nowhere to post (no permission, channel gone): record it rather than retry forever.
+            log.warning("Job %d: the result could not be posted (%s: %s)", job.id, type(exc).__name__, exc)
+            await board.store.update(job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            await board.store.update(job, delivered_at=board.now())
+        finally:
+            board.forget(active)
+
+    async def failed(self, active: Active, error: Exception) -> None:
+        job = active.job
+        if isinstance(error, BotError):
+            level = logging.WARNING if isinstance(error, UpstreamError) else logging.INFO
+            log.log(level, "Job %d ended in %s: %s", job.id, type(error).__name__, error)
+        else:
+            log.error("Job %d failed unexpectedly", job.id, exc_info=error)
+        await self.end(active, JobStatus.FAILED, error=type(error).__name__)
+        await self._tell(active, lambda sink: sink.fail(job, error))
+
+    async def cancelled(self, active: Active) -> None:
+        job = active.job
+        log.info("Job %d cancelled by user %s", job.id, job.cancelled_by)
+        await self.end(active, JobStatus.CANCELLED, cancelled_by=job.cancelled_by)
+        await self._tell(active, lambda sink: sink.cancelled(job))
+
+    async def end(self, active: Active, status: JobStatus, **fields: Any) -> None:
+        board = self.board
+        await board.store.update(active.job, status=status, finished_at=board.now(), **fields)
+        if active.job.request.sources:
+            await board.files.drop_inputs(active.job.id)
+        board.forget(active)
+
+    async def _tell(self, active: Active, say: Callable[[JobSink], Coroutine[Any, Any, None]]) -> None:
+        board = self.board
+        active.phase = Phase.DELIVERING
+        try:
+            async with active.message_lock:
+                await say(board.require_sink())
+        except Exception as exc:
+            log.warning(
+                "Job %d: the member could not be told (%s: %s)", active.job.id, type(exc).__name__, exc
+            )
+            await board.store.update(active.job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            await board.store.update(active.job, delivered_at=board.now())
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    def cancel(self, job_id: int, member: Member) -> Job:
+        """Cancel a job for its requester or a moderator; its slot is freed at once.
+
+        Checks and marks at once (no waiting), so the button press is answered within Discord's
+        3 seconds; the job's message is updated in the background.
+        """
+        board = self.board
+        active = board.active.get(job_id)
+        if active is None or active.phase is Phase.DELIVERING or active.stop:
+            raise JobAlreadyOver(f"job {job_id}")
+        job = active.job
+        if member.user_id != job.origin.user_id and not member.is_moderator:
+            raise NotYourJob(f"job {job_id}")
+        job.cancelled_by = member.user_id
+        active.stop = "cancel"
+        if active.phase is Phase.WAITING:
+            board.queue.remove(job_id)
+            active.phase = Phase.DELIVERING
+            board.spawn(self.cancelled(active))
+        elif active.phase is Phase.RUNNING and active.task is not None:
+            active.task.cancel()
+            if job.upstream_task:
+                board.spawn(board.service.cancel_task(job.model, job.upstream_task))
+        # Still preparing: the engine's `submit` ends it when the pictures are in.
+        return job
+
+
+def stored_result(delivery: Delivery) -> StoredResult:
+    return StoredResult(
+        delivery.text,
+        tuple((note.key, dict(note.params)) for note in delivery.notes),
+        delivery.seconds,
+        delivery.task_id,
+        tuple((a.label, a.emoji, a.custom_id) for a in delivery.actions),
+    )
