@@ -18,7 +18,7 @@ from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
-from bot.jobs.store import JobStore
+from bot.jobs.store import SqliteJobStore
 from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
@@ -93,7 +93,7 @@ class BananaBot(commands.Bot):
         directory = ModelDirectory(self.settings, http)
         self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)
         self._jobs = JobEngine(
-            self.settings, self._images, JobStore(self.db), JobFiles(self.settings.data_dir / "jobs")
+            self.settings, self._images, SqliteJobStore(self.db), JobFiles(self.settings.data_dir / "jobs")
         )
         self._jobs.sink = self._job_sink
         await self.tree.set_translator(CatalogTranslator(self.catalog))

@@ -1,11 +1,15 @@
-"""The job journal in SQLite: every state change is written before the bot acts on it."""
+"""The job journal: every state change is written before the bot acts on it.
+
+`JobStore` is what the engine depends on; `SqliteJobStore` is the embedded default. Another backend
+(a shared database for several processes) implements the same methods and nothing in the engine moves.
+"""
 
 from __future__ import annotations
 
 import json
 import statistics
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -15,7 +19,7 @@ from bot.storage import Database
 
 # Jobs that use up a member's daily pictures: failed and cancelled ones give them back.
 _COUNTED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.DONE.value)
-_UPDATABLE = frozenset(
+UPDATABLE = frozenset(
     {
         "status",
         "started_at",
@@ -49,7 +53,38 @@ class StoredResult:
     actions: tuple[tuple[str, str, str], ...] = ()  # label, emoji, custom_id
 
 
-class JobStore:
+class JobStore(Protocol):
+    async def add(self, job: Job) -> Job:
+        """Journal a new job and give it its id."""
+
+    async def update(self, job: Job, **fields: Any) -> None:
+        """Set fields on the job and in the journal at once (only the columns in `UPDATABLE`)."""
+
+    async def set_result(self, job: Job, result: StoredResult, at: float) -> None:
+        """Mark the job done with what its message says besides the pictures."""
+
+    async def result(self, job_id: int) -> StoredResult | None: ...
+
+    async def get(self, job_id: int) -> Job | None: ...
+
+    async def unfinished(self) -> list[Job]:
+        """Jobs a restart must pick up: queued or running, or done but never delivered."""
+
+    async def units_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> int:
+        """Pictures counted against a member's or a server's limits since `since`."""
+
+    async def last_request(self, user_id: int) -> float | None:
+        """When the member last started a job that counts (for the cooldown)."""
+
+    async def top_users(self, guild_id: int, since: float, limit: int = 10) -> list[tuple[int, int]]: ...
+
+    async def model_stats(self, since: float) -> list[ModelStats]:
+        """Per model: jobs done and failed since `since`, and the median run time of those done."""
+
+
+class SqliteJobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -84,14 +119,14 @@ class JobStore:
 
     async def update(self, job: Job, **fields: Any) -> None:
         """Set fields on the job and in the journal, in one commit."""
-        unknown = set(fields) - _UPDATABLE
+        unknown = set(fields) - UPDATABLE
         if unknown:
             raise ValueError(f"not a job column: {sorted(unknown)}")
         for name, value in fields.items():
             setattr(job, name, value)
         columns = ", ".join(f"{name} = ?" for name in fields)
         values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
-        # The column names come from _UPDATABLE only; every value is a parameter.
+        # The column names come from UPDATABLE only; every value is a parameter.
         await self.conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values, job.id))  # noqa: S608
         await self.conn.commit()
 
