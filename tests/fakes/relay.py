@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 from PIL import Image
 
+from tests.fakes.server import FakeServer, Upload, read_parts, stored_file
+
 Handler = Callable[["FakeRelay", web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
@@ -71,12 +73,8 @@ def _candidate(parts: list[dict[str, Any]], finish: str = "STOP") -> dict[str, A
     }
 
 
-@dataclass
-class FormFile:
-    name: str
-    filename: str
-    content_type: str
-    data: bytes
+# The relay records file parts exactly as the fake Discord records uploads; the old name stays for tests.
+FormFile = Upload
 
 
 @dataclass
@@ -94,9 +92,9 @@ class RelayCall:
     body: Any
 
 
-class FakeRelay:
+class FakeRelay(FakeServer):
     def __init__(self) -> None:
-        self.app = web.Application(client_max_size=100 * 1024 * 1024)
+        super().__init__(client_max_size=100 * 1024 * 1024)
         r = self.app.router
         r.add_post("/v1beta/models/{target}", self._generate)
         r.add_post("/v1/chat/completions", self._api(_chat_markdown))
@@ -124,23 +122,6 @@ class FakeRelay:
         self.gate = asyncio.Event()
         self.in_flight = 0  # generation calls being answered right now
         self.peak_in_flight = 0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def queue(self, *modes: str) -> None:
         unknown = [m for m in modes if m not in MODES]
@@ -169,19 +150,11 @@ class FakeRelay:
         if request.content_type.startswith("multipart/"):
             fields: dict[str, Any] = {}
             files: list[FormFile] = []
-            async for part in await request.multipart():
-                data = await part.read()  # type: ignore[union-attr]
-                if part.filename:  # type: ignore[union-attr]
-                    files.append(
-                        FormFile(
-                            part.name or "",  # type: ignore[union-attr]
-                            part.filename,  # type: ignore[union-attr]
-                            part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
-                            bytes(data),
-                        )
-                    )
+            for part in await read_parts(request):
+                if part.filename:
+                    files.append(part)
                 else:
-                    fields[part.name or ""] = data.decode()  # type: ignore[union-attr]
+                    fields[part.name] = part.data.decode()
             body: Any = {**fields, "_files": files}
         else:
             raw = await request.read()
@@ -240,11 +213,7 @@ class FakeRelay:
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
-        name = request.match_info["name"]
-        if name not in self.files:
-            return web.Response(status=404)
-        data, content_type = self.files[name]
-        return web.Response(body=data, headers={"Content-Type": content_type})
+        return stored_file(self.files, request.match_info["name"])
 
     def image_for(self, body: dict[str, Any]) -> bytes:
         config = body.get("generationConfig", {}).get("imageConfig", {})
