@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import FakeServer, Upload, read_parts, stored_file
+
 APP_ID = "100000000000000001"
 GUILD_ID = "100000000000000003"
 CHANNEL_ID = "100000000000000004"
@@ -56,14 +58,6 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 @dataclass
-class Upload:
-    name: str
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass
 class Call:
     """One REST request the bot made."""
 
@@ -94,28 +88,19 @@ async def read_body(request: web.Request) -> tuple[Any, list[Upload]]:
     if request.content_type.startswith("multipart/"):
         payload: Any = None
         files: list[Upload] = []
-        reader = await request.multipart()
-        async for part in reader:
-            data = await part.read()  # type: ignore[union-attr]
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                payload = json.loads(data)
+        for part in await read_parts(request):
+            if part.name == "payload_json":
+                payload = json.loads(part.data)
             else:
-                files.append(
-                    Upload(
-                        part.name or "",  # type: ignore[union-attr]
-                        part.filename or "",  # type: ignore[union-attr]
-                        part.headers.get("Content-Type", ""),  # type: ignore[union-attr]
-                        bytes(data),
-                    )
-                )
+                files.append(part)
         return payload, files
     raw = await request.read()
     return (json.loads(raw) if raw else None), []
 
 
-class FakeDiscord:
+class FakeDiscord(FakeServer):
     def __init__(self) -> None:
-        self.app = web.Application(client_max_size=200 * 1024 * 1024)
+        super().__init__(client_max_size=200 * 1024 * 1024)
         r = self.app.router
         r.add_get("/api/v10/users/@me", self._me)
         r.add_get("/api/v10/oauth2/applications/@me", self._app_info)
@@ -153,27 +138,18 @@ class FakeDiscord:
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle --------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
     async def close(self) -> None:
+        # A clean close frame first, so the bot sees Discord hang up rather than a dropped socket.
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().close()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url
 
     @property
     def api_url(self) -> str:
@@ -557,11 +533,7 @@ class FakeDiscord:
 
     async def _cdn(self, request: web.Request) -> web.Response:
         await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
-        name = request.match_info["name"]
-        if name not in self.cdn:
-            return web.Response(status=404)
-        data, content_type = self.cdn[name]
-        return web.Response(body=data, headers={"Content-Type": content_type})
+        return stored_file(self.cdn, request.match_info["name"])
 
     async def _unknown(self, request: web.Request) -> web.Response:
         payload, files = await read_body(request)

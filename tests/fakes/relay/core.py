@@ -1,0 +1,157 @@
+"""The relay's shared part: state the formats read, every call recorded, and the queue of modes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.relay import faults, gemini, midjourney, openai_chat, openai_images
+from tests.fakes.relay.common import Handler, reply
+from tests.fakes.relay.midjourney import MjTask
+from tests.fakes.server import FakeServer, Upload, read_parts, stored_file
+
+# The relay records file parts exactly as the fake Discord records uploads; the old name stays for tests.
+FormFile = Upload
+
+
+def _all_modes(*tables: dict[str, Handler]) -> dict[str, Handler]:
+    # Any mode may be queued for any endpoint, so the names share one namespace and must not clash.
+    merged: dict[str, Handler] = {}
+    for table in tables:
+        clash = merged.keys() & table.keys()
+        assert not clash, f"relay modes defined twice: {sorted(clash)}"
+        merged |= table
+    return merged
+
+
+MODES = _all_modes(gemini.MODES, faults.MODES, openai_chat.MODES, openai_images.MODES, midjourney.MODES)
+
+
+@dataclass
+class RelayCall:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeRelay(FakeServer):
+    def __init__(self) -> None:
+        super().__init__(client_max_size=100 * 1024 * 1024)
+        for fmt in (gemini, openai_chat, openai_images, midjourney):
+            fmt.add_routes(self)
+        self.app.router.add_get("/v1/models", self._models)
+        self.app.router.add_get("/files/{name}", self._file)
+        self.calls: list[RelayCall] = []
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self._plan: list[str] = []
+        self.slow_seconds = 30.0
+        self.retry_after = "0"
+        self.big_side = 1024
+        # Midjourney tasks by id: the states each fetch walks through, and the task's own fields.
+        self.mj_tasks: dict[str, MjTask] = {}
+        self.model_list: list[str] | None = None  # None: the relay has no /v1/models
+        self.models_delay = 0.0
+        self.mj_remix = False  # variations wait for a remix confirmation (trueai with remix on)
+        # Every generation call waits this long, and while `hold` is set and not released.
+        self.delay = 0.0
+        self.hold: asyncio.Event | None = None
+        # Calls in the "gated" mode wait until the test sets this, then answer as "ok".
+        self.gate = asyncio.Event()
+        self.in_flight = 0  # generation calls being answered right now
+        self.peak_in_flight = 0
+
+    def queue(self, *modes: str) -> None:
+        unknown = [m for m in modes if m not in MODES]
+        assert not unknown, f"unknown relay modes {unknown}"
+        self._plan.extend(modes)
+
+    def generate_calls(self) -> list[RelayCall]:
+        return [c for c in self.calls if c.path.startswith("/v1beta/")]
+
+    def calls_to(self, prefix: str) -> list[RelayCall]:
+        return [c for c in self.calls if c.path.startswith(prefix)]
+
+    def image_for(self, body: dict[str, Any]) -> bytes:
+        # Kept on the relay because tests written against the one-file fake may call it here.
+        return gemini.image_for(body)
+
+    # --- what the formats build on ----------------------------------------------------------------
+
+    def endpoint(self, default: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A handler for one endpoint: record the call, then run the queued mode or the default."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await self.record(request)
+            return await self.answer(request, body if isinstance(body, dict) else {}, default)
+
+        return handle
+
+    async def answer(self, request: web.Request, body: Any, default: Handler) -> web.StreamResponse:
+        """Answer with the next queued mode ("ok" meaning the endpoint's `default`), counted in flight."""
+        mode = self._plan.pop(0) if self._plan else "ok"
+        handler = default if mode == "ok" else MODES[mode]
+        async with self._busy():
+            return await handler(self, request, body)
+
+    async def record(self, request: web.Request) -> Any:
+        """Record the call and return its body: JSON (None if unreadable), or multipart fields and files."""
+        if request.content_type.startswith("multipart/"):
+            fields: dict[str, Any] = {}
+            files: list[FormFile] = []
+            for part in await read_parts(request):
+                if part.filename:
+                    files.append(part)
+                else:
+                    fields[part.name] = part.data.decode()
+            body: Any = {**fields, "_files": files}
+        else:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+        self.calls.append(
+            RelayCall(request.method, request.path, dict(request.query), dict(request.headers), body)
+        )
+        return body
+
+    @contextlib.asynccontextmanager
+    async def _busy(self) -> AsyncIterator[None]:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.hold is not None:
+                await self.hold.wait()
+            yield
+        finally:
+            self.in_flight -= 1
+
+    # --- relay-wide routes ------------------------------------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        await asyncio.sleep(self.models_delay)
+        if self.model_list is None:
+            return reply(
+                {"error": {"message": "Invalid URL (GET /v1/models)", "type": "invalid_request_error"}}, 404
+            )
+        return reply(
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "relay"} for m in self.model_list],
+            }
+        )
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
+        return stored_file(self.files, request.match_info["name"])
