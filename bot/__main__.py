@@ -11,9 +11,9 @@ import sys
 import aiohttp
 import discord
 
-from bot.client import BananaBot, use_discord_endpoints
 from bot.config import ConfigError, Settings
 from bot.redact import Redactor, setup_logging
+from bot.ui.client import BananaBot, use_discord_endpoints
 
 log = logging.getLogger("bot")
 

@@ -1,6 +1,6 @@
 """The errors a request can end in. Each names the catalog message members see for it.
 
-The Discord side maps them to text in one place (`bot.tree.BananaTree.on_error`); nothing here knows
+The Discord side maps them to text in one place (`bot.ui.tree.BananaTree.on_error`); nothing here knows
 about Discord. Upstream bodies never go into `params`: they are logged (redacted), not shown.
 """
 

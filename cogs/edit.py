@@ -6,13 +6,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import BananaBot
-from bot.inputs import SourceImage
-from bot.providers.base import Kind
-from bot.translator import text as _
-from bot.tree import report_error
-from cogs.flow import attachment_source, generate, message_sources, model_autocomplete, require_pictures
-from cogs.imagine import MAX_PROMPT, RATIO_CHOICES
+from bot.request import Kind, SourceImage
+from bot.ui.client import BananaBot
+from bot.ui.flow import (
+    MAX_PROMPT,
+    attachment_source,
+    generate,
+    message_sources,
+    model_autocomplete,
+    require_pictures,
+)
+from bot.ui.prompt_modal import PromptModal
+from bot.ui.translator import text as _
+from cogs.imagine import RATIO_CHOICES
 
 
 class Edit(commands.Cog):
@@ -108,35 +114,6 @@ class Edit(commands.Cog):
         # Refuse what the pictures alone rule out before the member types a prompt for nothing.
         self.bot.images.check_pictures(kind, None, sources)
         await interaction.response.send_modal(PromptModal(kind, sources, interaction))
-
-
-class PromptModal(discord.ui.Modal):
-    """Asks for the prompt of a context-menu edit or blend, then runs it."""
-
-    def __init__(
-        self, kind: Kind, sources: list[SourceImage], interaction: discord.Interaction[BananaBot]
-    ) -> None:
-        catalog, locale = interaction.client.catalog, interaction.locale.value
-        blend = kind is Kind.BLEND
-        super().__init__(title=catalog.text("modal.blend_title" if blend else "modal.edit_title", locale))
-        self.kind = kind
-        self.sources = sources
-        self.prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-            label=catalog.text("modal.prompt_label", locale),
-            placeholder=catalog.text(
-                "modal.blend_placeholder" if blend else "modal.edit_placeholder", locale
-            ),
-            style=discord.TextStyle.paragraph,
-            required=not blend,
-            max_length=MAX_PROMPT,
-        )
-        self.add_item(self.prompt)
-
-    async def on_submit(self, interaction: discord.Interaction[BananaBot]) -> None:  # type: ignore[override]
-        await generate(interaction, self.kind, self.prompt.value, sources=self.sources)
-
-    async def on_error(self, interaction: discord.Interaction[BananaBot], error: Exception) -> None:  # type: ignore[override]
-        await report_error(interaction, error)
 
 
 async def setup(bot: BananaBot) -> None:

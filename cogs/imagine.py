@@ -7,14 +7,13 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.client import BananaBot
 from bot.providers.base import ALL_RATIOS, Kind
-from bot.translator import text as _
-from cogs.flow import generate, model_autocomplete
+from bot.ui.client import BananaBot
+from bot.ui.flow import MAX_PROMPT, generate, model_autocomplete
+from bot.ui.translator import text as _
 
 RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in ALL_RATIOS]
 SIZE_CHOICES = [Choice(name=_(f"choice.size.{s}"), value=s) for s in ("1K", "2K", "4K")]
-MAX_PROMPT = 4000
 
 
 class Imagine(commands.Cog):

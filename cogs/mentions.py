@@ -13,12 +13,12 @@ import re
 import discord
 from discord.ext import commands
 
-from bot.client import BananaBot
 from bot.i18n import FALLBACK_LOCALE
 from bot.request import GenerateRequest, Kind, SourceImage
-from bot.tree import error_text, log_error
-from bot.who import message_member, message_origin
-from cogs.flow import message_sources
+from bot.ui.client import BananaBot
+from bot.ui.flow import message_sources
+from bot.ui.tree import error_text, log_error
+from bot.ui.who import message_member, message_origin
 
 log = logging.getLogger(__name__)
 

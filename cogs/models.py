@@ -6,12 +6,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import BananaBot
 from bot.i18n import Catalog
 from bot.providers.base import Capabilities
 from bot.routing import ModelRoute
-from bot.translator import text as _
-from cogs.render import BANANA_YELLOW
+from bot.ui.client import BananaBot
+from bot.ui.render import BANANA_YELLOW
+from bot.ui.translator import text as _
 
 # Waiting this long for the relay's list is fine: the answer is deferred and private.
 LIST_WAIT = 5.0

@@ -12,10 +12,10 @@ from typing import Any
 import discord
 import pytest
 
-from bot.client import BananaBot, use_discord_endpoints
 from bot.config import GeminiAuth, Settings
 from bot.http import RetryPolicy
 from bot.routing import parse_models
+from bot.ui.client import BananaBot, use_discord_endpoints
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
 

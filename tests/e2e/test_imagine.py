@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.client import BananaBot
 from bot.config import GeminiAuth
+from bot.ui.client import BananaBot
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.e2e.helpers import EPHEMERAL, image_of, imagine, private_error
 from tests.fakes.discord import FakeDiscord

@@ -13,10 +13,10 @@ from discord import app_commands
 from bot.errors import BotError, NotAllowed, UpstreamError, render_error
 from bot.i18n import Catalog
 from bot.jobs.access import is_allowed
-from bot.who import member_of
+from bot.ui.who import member_of
 
 if TYPE_CHECKING:
-    from bot.client import BananaBot
+    from bot.ui.client import BananaBot
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
 from bot.storage import DB_NAME, ActionStore, Database
-from bot.translator import CatalogTranslator
-from bot.tree import BananaTree
+from bot.ui.translator import CatalogTranslator
+from bot.ui.tree import BananaTree
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ from urllib.parse import unquote, urlsplit
 
 import discord
 
-from bot.client import BananaBot
 from bot.errors import NoPictures
 from bot.request import GenerateRequest, Kind, SourceImage
-from bot.who import member_of, origin_of
+from bot.ui.client import BananaBot
+from bot.ui.who import member_of, origin_of
 
+# Discord's own cap on a text option or a modal's text input is 6000; image APIs take less.
+MAX_PROMPT = 4000
 _IMAGE_NAME = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif")
 
 

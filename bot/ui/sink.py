@@ -1,0 +1,156 @@
+"""Shows jobs in Discord for the job engine: progress edits, the result card, failures, cancels."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.jobs.model import Job
+from bot.jobs.state import ProgressView
+from bot.service import Delivery
+from bot.ui.buttons import CancelButton, action_view, is_live
+from bot.ui.client import BananaBot
+from bot.ui.render import progress_message, result_message
+from bot.ui.tree import error_text
+
+log = logging.getLogger(__name__)
+
+# Interaction webhooks answer these once the 15-minute token is gone.
+_TOKEN_GONE = (401, 404)
+# Discord shows "typing…" for about 10 s after each call.
+TYPING_LASTS = 8
+
+
+class DiscordSink:
+    """Shows jobs in Discord: edits of the deferred message while the token lives, channel
+    messages (replying to the original, never pinging) after it."""
+
+    def __init__(self, bot: BananaBot) -> None:
+        self.bot = bot
+        self._typing: dict[int, int] = {}
+
+    def _webhook(self, job: Job) -> discord.Webhook:
+        origin = job.origin
+        data: Any = {"id": str(origin.application_id), "type": 3, "token": origin.token}
+        return discord.Webhook.from_state(data, self.bot._connection)
+
+    async def progress(self, job: Job, view: ProgressView) -> int | None:
+        if not is_live(job):
+            if job.origin.token is None and view.seconds // TYPING_LASTS != self._typing.get(job.id):
+                # A mention has no message of its own to edit: "bananabot is typing…" is its progress.
+                self._typing[job.id] = view.seconds // TYPING_LASTS
+                await self.bot.http.send_typing(job.origin.channel_id)
+            return None
+        shown = progress_message(view, self.bot.catalog, job.origin.locale)
+        cancel = None
+        if not view.restarting:
+            cancel = discord.ui.View(timeout=None)
+            cancel.add_item(CancelButton(job.id, self.bot.catalog.text("job.cancel", job.origin.locale)))
+        message = await self._webhook(job).edit_message(
+            "@original",  # type: ignore[arg-type]
+            content=shown["content"],
+            embed=shown["embed"],
+            view=cancel,
+        )
+        return message.id
+
+    async def deliver(self, job: Job, delivery: Delivery) -> None:
+        self._typing.pop(job.id, None)
+        origin = job.origin
+        shown = result_message(delivery, self.bot.catalog, origin.locale, origin.user_name, origin.avatar_url)
+        view = await action_view(self.bot, delivery)
+        if is_live(job):
+            try:
+                await self._webhook(job).edit_message(
+                    "@original",  # type: ignore[arg-type]
+                    content=None,
+                    embed=shown["embed"],
+                    attachments=shown["attachments"],
+                    view=None if view is discord.utils.MISSING else view,
+                )
+                return
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                # Token gone, Discord failing or the network: the channel is the way left.
+                log.info(
+                    "Job %d: editing the command's message failed (%s); posting in the channel", job.id, exc
+                )
+                for file in shown["attachments"]:
+                    file.reset()
+        late = None
+        if origin.token is not None:
+            late = self.bot.catalog.text("job.late", origin.locale, mention=f"<@{origin.user_id}>")
+        await self._post(job, content=late, embed=shown["embed"], files=shown["attachments"], view=view)
+        await self._settle_original(job)
+
+    async def _settle_original(self, job: Job) -> None:
+        """After a late post, take the progress text and Cancel button off the command's message."""
+        if job.origin.token is None or job.message_id is None:
+            return
+        channel = self.bot.get_partial_messageable(job.origin.channel_id, guild_id=job.origin.guild_id)
+        text = self.bot.catalog.text("job.answered_below", job.origin.locale)
+        with contextlib.suppress(discord.HTTPException):
+            await channel.get_partial_message(job.message_id).edit(content=text, embed=None, view=None)
+
+    async def fail(self, job: Job, error: BaseException) -> None:
+        self._typing.pop(job.id, None)
+        text = error_text(error, self.bot.catalog, job.origin.locale)
+        if is_live(job):
+            webhook = self._webhook(job)
+            try:
+                # The public "thinking…" message would stay forever: remove it so the error is private.
+                await webhook.delete_message("@original")  # type: ignore[arg-type]
+            except discord.NotFound:
+                pass
+            except discord.HTTPException as exc:
+                if exc.status not in _TOKEN_GONE:
+                    raise
+            else:
+                await webhook.send(text, ephemeral=True)
+                return
+        content = text
+        if job.origin.token is not None:
+            content = self.bot.catalog.text(
+                "job.failed_for", job.origin.locale, mention=f"<@{job.origin.user_id}>", reason=text
+            )
+        await self._post(job, content=content)
+
+    async def cancelled(self, job: Job) -> None:
+        if not is_live(job):
+            return  # only the Cancel button cancels, and it lives on the interaction's message
+        text = self.bot.catalog.text("job.cancelled", job.origin.locale, name=f"<@{job.cancelled_by}>")
+        await self._webhook(job).edit_message(
+            "@original",  # type: ignore[arg-type]
+            content=text,
+            embed=None,
+            view=None,
+        )
+
+    async def was_delivered(self, job: Job) -> bool:
+        if not is_live(job):
+            return False  # a channel post carries the job's nonce, so Discord drops a second one
+        try:
+            message = await self._webhook(job).fetch_message("@original")  # type: ignore[arg-type]
+        except discord.HTTPException:
+            return False
+        return bool(message.attachments)
+
+    async def _post(self, job: Job, **fields: Any) -> None:
+        origin = job.origin
+        channel = self.bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
+        target = origin.reply_to or job.message_id
+        reference = None
+        if target is not None:
+            reference = discord.MessageReference(
+                message_id=target,
+                channel_id=origin.channel_id,
+                guild_id=origin.guild_id,
+                fail_if_not_exists=False,
+            )
+        if fields.get("view") is discord.utils.MISSING:
+            del fields["view"]
+        # The nonce makes Discord drop a second copy of the same job's post (a retry after a restart).
+        await channel.send(reference=reference, mention_author=False, nonce=f"bb{job.id}", **fields)

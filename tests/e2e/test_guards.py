@@ -1,0 +1,32 @@
+"""Every button and modal goes through one guard: the owner's allowlists hold for them too."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.helpers import private_error, wait_result
+from tests.e2e.test_jobs import ALICE, BOB, cancel_id, imagine, until, wait_progress
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.relay import FakeRelay
+
+ROLE = "444444444444444444"
+
+
+async def test_a_moderator_outside_the_allowed_roles_cannot_cancel_a_job(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.hold = asyncio.Event()
+    bot = await start_bot(allowed_roles=frozenset({int(ROLE)}))
+    sent = await imagine(discord_fake, "a lighthouse", ALICE, roles=[ROLE])
+    await wait_progress(discord_fake, sent, "🎨")
+    message = discord_fake.original_message(sent.token)
+    # BOB has the fake's default permissions, Manage Messages among them, but not the allowed role.
+    press = await discord_fake.send_interaction(
+        discord_fake.button(cancel_id(discord_fake, sent), message, member=BOB)
+    )
+    assert await private_error(discord_fake, press) == "You can't use this bot here."
+    job = bot.jobs.job(1)
+    assert job is not None and job.cancelled_by is None
+    relay.hold.set()
+    await wait_result(discord_fake, sent)
+    await until(lambda: bot.jobs.job(1) is None)
