@@ -248,7 +248,7 @@ class JobEngine:
         ]
         mine = sum(1 for a in open_jobs if a.job.origin.user_id == member.user_id)
         if not exempt and mine >= self.settings.max_jobs_per_user:
-            raise UserBusy(limit=str(self.settings.max_jobs_per_user))
+            raise UserBusy(limit=self.settings.max_jobs_per_user)
         waiting = sum(1 for a in open_jobs if a.phase in (_Phase.PREPARING, _Phase.WAITING))
         free_slots = self.settings.max_concurrent_jobs - self._running
         if waiting - free_slots >= self.settings.max_queue_length:
@@ -269,14 +269,12 @@ class JobEngine:
             used = await self.store.units_since(day_start, user_id=member.user_id)
             used += sum(j.units for j in pending if j.origin.user_id == member.user_id)
             if used + units > settings.user_daily_limit:
-                raise DailyLimitReached(used=str(used), limit=str(settings.user_daily_limit), hours=hours)
+                raise DailyLimitReached(used=used, limit=settings.user_daily_limit, hours=hours)
         if settings.guild_daily_limit and member.guild_id is not None:
             used = await self.store.units_since(day_start, guild_id=member.guild_id)
             used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
             if used + units > settings.guild_daily_limit:
-                raise DailyLimitReached(
-                    used=str(used), limit=str(settings.guild_daily_limit), hours=hours, guild=True
-                )
+                raise DailyLimitReached(used=used, limit=settings.guild_daily_limit, hours=hours, guild=True)
 
     async def _prepare_inputs(self, job: Job, plan: Plan) -> Plan:
         # A big download takes the whole intake to itself: two 20 MB photos decoded side by side
