@@ -2,6 +2,7 @@
 
 The Discord side maps them to text in one place (`bot.ui.tree.BananaTree.on_error`); nothing here knows
 about Discord. Upstream bodies never go into `params`: they are logged (redacted), not shown.
+Counts go into `params` as numbers: the catalog picks a message's plural form by them.
 """
 
 from __future__ import annotations

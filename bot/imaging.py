@@ -31,17 +31,47 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.I)
 
 
+@dataclass(frozen=True)
+class Signature:
+    """A kind of file and the bytes that give it away: at each offset, any one of the strings."""
+
+    kind: str
+    marks: tuple[tuple[int, tuple[bytes, ...]], ...]
+
+    def matches(self, data: bytes) -> bool:
+        return all(any(data.startswith(mark, offset) for mark in options) for offset, options in self.marks)
+
+
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
+
+# The one table of magic bytes; first match wins, so a specific signature goes before a general one.
+SIGNATURES: tuple[Signature, ...] = (
+    Signature("png", ((0, (b"\x89PNG\r\n\x1a\n",)),)),
+    Signature("jpeg", ((0, (b"\xff\xd8\xff",)),)),
+    Signature("gif", ((0, (b"GIF87a", b"GIF89a")),)),
+    Signature("webp", ((0, (b"RIFF",)), (8, (b"WEBP",)))),
+    Signature("bmp", ((0, (b"BM",)),)),
+    Signature("tiff", ((0, (b"II*\x00", b"MM\x00*")),)),
+    # MP4, MOV, HEIF and AVIF are all ISO media files: the brand after "ftyp" tells them apart.
+    Signature("avif", ((4, (b"ftyp",)), (8, (b"avif", b"avis")))),
+    Signature("heic", ((4, (b"ftyp",)), (8, _HEIF_BRANDS))),
+    Signature("video", ((4, (b"ftyp",)),)),
+    Signature("pdf", ((0, (b"%PDF",)),)),
+)
+
+# What an image API may hand back and Discord shows inline; any other kind is not a usable result.
+_RESULT_MIMES = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+
+
+def signature_kind(data: bytes) -> str | None:
+    """The kind of file its first bytes announce (`SIGNATURES`), or None when none does."""
+    return next((signature.kind for signature in SIGNATURES if signature.matches(data)), None)
+
+
 def sniff(data: bytes) -> str | None:
     """The image type from the first bytes; the declared type and the file name are not trusted."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    kind = signature_kind(data)
+    return _RESULT_MIMES.get(kind) if kind else None
 
 
 def extension(mime: str) -> str:

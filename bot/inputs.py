@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from bot.errors import DownloadFailed, InputTooLarge, ResponseTooLarge, UnusableImage, UpstreamError
 from bot.http import HttpClient
-from bot.imaging import run_in_pool
+from bot.imaging import run_in_pool, signature_kind
 from bot.request import InputImage, SourceImage
 
 log = logging.getLogger(__name__)
@@ -190,30 +190,13 @@ _PILLOW_KINDS = {"png", "jpeg", "gif", "webp", "bmp", "tiff", *(("avif",) if fea
 
 def identify(data: bytes) -> str:
     """The file's real kind from its first bytes: an image kind, or why it is not a usable one."""
-    head = data[:64]
     if not data:
         return "empty"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head.startswith(b"BM"):
-        return "bmp"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "tiff"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            return "avif" if "avif" in _PILLOW_KINDS else "heic"
-        if brand in (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis"):
-            return "heic"
-        return "video"
-    if head.startswith(b"%PDF"):
-        return "pdf"
+    kind = signature_kind(data)
+    if kind == "avif" and "avif" not in _PILLOW_KINDS:
+        return "heic"
+    if kind is not None:
+        return kind
     text = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
         return "svg"

@@ -61,7 +61,7 @@ class Note:
     """A remark for the member about how their request was taken (a catalog key and its values)."""
 
     key: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str | int] = field(default_factory=dict)  # counts stay numbers for plural forms
 
 
 @dataclass(frozen=True)

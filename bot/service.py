@@ -144,7 +144,7 @@ class ImageService:
         elif not prompt:
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
-            raise PromptTooLong(model=name, limit=str(caps.max_prompt_chars))
+            raise PromptTooLong(model=name, limit=caps.max_prompt_chars)
         self._check_pictures(kind, name, caps, len(images) or len(sources), sources)
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
             allowed = ", ".join(caps.aspect_ratios)
@@ -209,9 +209,9 @@ class ImageService:
             raise ImagesNotAccepted(model=name)
         low, high = caps.blend_images
         if kind is Kind.BLEND and not low <= given <= high:
-            raise BlendImageCount(model=name, low=str(low), high=str(high), given=str(given))
+            raise BlendImageCount(model=name, low=low, high=high, given=given)
         if given > caps.max_input_images:
-            raise TooManyImages(model=name, limit=str(caps.max_input_images), given=str(given))
+            raise TooManyImages(model=name, limit=caps.max_input_images, given=given)
         for source in sources:
             check_declared(source, self.settings.max_input_bytes)
 
@@ -255,9 +255,7 @@ class ImageService:
                 log.info(
                     "%d of %d parallel calls to %s failed", len(failures), request.count, plan.route.name
                 )
-                notes.append(
-                    Note("note.some_failed", {"failed": str(len(failures)), "count": str(request.count)})
-                )
+                notes.append(Note("note.some_failed", {"failed": len(failures), "count": request.count}))
         return await self._deliver(plan, results, max_file_bytes, started, notes)
 
     async def _act(self, plan: Plan, max_file_bytes: int, progress: ProgressCallback | None) -> Delivery:

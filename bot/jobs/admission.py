@@ -49,7 +49,7 @@ class Admission:
         open_jobs = board.open_jobs()
         mine = sum(1 for a in open_jobs if a.job.origin.user_id == member.user_id)
         if not exempt and mine >= settings.max_jobs_per_user:
-            raise UserBusy(limit=str(settings.max_jobs_per_user))
+            raise UserBusy(limit=settings.max_jobs_per_user)
         waiting = sum(1 for a in open_jobs if a.phase in (Phase.PREPARING, Phase.WAITING))
         free_slots = settings.max_concurrent_jobs - board.running
         if waiting - free_slots >= settings.max_queue_length:
@@ -71,14 +71,12 @@ class Admission:
             used = await board.store.units_since(day_start, user_id=member.user_id)
             used += sum(j.units for j in pending if j.origin.user_id == member.user_id)
             if used + units > settings.user_daily_limit:
-                raise DailyLimitReached(used=str(used), limit=str(settings.user_daily_limit), hours=hours)
+                raise DailyLimitReached(used=used, limit=settings.user_daily_limit, hours=hours)
         if settings.guild_daily_limit and member.guild_id is not None:
             used = await board.store.units_since(day_start, guild_id=member.guild_id)
             used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
             if used + units > settings.guild_daily_limit:
-                raise DailyLimitReached(
-                    used=str(used), limit=str(settings.guild_daily_limit), hours=hours, guild=True
-                )
+                raise DailyLimitReached(used=used, limit=settings.guild_daily_limit, hours=hours, guild=True)
 
     async def usage(self, member: Member, *, with_guild: bool) -> Usage:
         board, settings = self.board, self.board.settings

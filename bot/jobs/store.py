@@ -47,7 +47,7 @@ class StoredResult:
     """What a finished job's message says besides its pictures (kept to deliver after a restart)."""
 
     text: str = ""
-    notes: tuple[tuple[str, dict[str, str]], ...] = ()
+    notes: tuple[tuple[str, dict[str, str | int]], ...] = ()
     seconds: float = 0.0
     task_id: str | None = None
     actions: tuple[tuple[str, str, str], ...] = ()  # label, emoji, custom_id

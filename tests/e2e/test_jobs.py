@@ -505,7 +505,7 @@ async def test_status_shows_the_queue_and_each_models_record(
     assert fields["Queue"] == "0 running of 4 · 0 waiting"
     assert fields["Last 24 h"] == "1 done, 1 failed (50% success)"
     line = fields["Median time per model (24 h)"]
-    assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 pictures")
+    assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 picture")
     assert json.dumps(embed).count("gemini") == 1
 
 

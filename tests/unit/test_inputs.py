@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from PIL import Image
 
 from bot.errors import InputTooLarge, UnusableImage, render_error
 from bot.i18n import Catalog
+from bot.imaging import sniff
 from bot.inputs import InputLimits, SourceImage, check_declared, identify, prepare
 from tests.fakes import pictures
 
@@ -220,3 +222,25 @@ def test_float_and_32_bit_greyscale_use_their_own_range(img: Image.Image, expect
     img.putpixel((0, 0), 1.0 if img.mode == "F" else 1000)
     out = opened(prepare(pictures.encode(img, "TIFF"), "deep.tif", LIMITS).data)
     assert out.mode == "L" and abs(out.getpixel((40, 40)) - expected) <= 3  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind", "mime"),
+    [
+        ("PNG", "png", "image/png"),
+        ("JPEG", "jpeg", "image/jpeg"),
+        ("GIF", "gif", "image/gif"),
+        ("WEBP", "webp", "image/webp"),
+        ("BMP", "bmp", None),
+        ("TIFF", "tiff", None),
+    ],
+)
+def test_intake_and_results_read_the_same_signatures(fmt: str, kind: str, mime: str | None) -> None:
+    data = pictures.encode(Image.new("RGB", (4, 4)), fmt)
+    assert (identify(data), sniff(data)) == (kind, mime), "a result is only one of the four Discord shows"
+
+
+def test_iso_media_files_are_told_apart_by_brand() -> None:
+    video = struct.pack(">I", 24) + b"ftypisom" + b"\x00" * 16
+    assert (identify(pictures.heic()), identify(video)) == ("heic", "video")
+    assert sniff(pictures.heic()) is None and sniff(video) is None
