@@ -24,6 +24,8 @@ CORE = [
     "bot.redact",
     "bot.routing",
     "bot.service",
+    "bot.settings_parse",
+    "bot.settings_spec",
     "bot.storage",
     "bot.jobs.access",
     "bot.jobs.engine",
