@@ -134,3 +134,33 @@ def test_readme_states_the_declared_default_and_range(setting: Setting) -> None:
     stated = re.search(r"\(([\d.]+) to ([\d.]+)\)", what)
     if stated:
         assert stated.groups() == (shown(setting.low or 0), shown(setting.high or 0))
+
+
+SAMPLES = {
+    Kind.TEXT: "gemini-3-pro-image-preview",
+    Kind.PATH: "elsewhere",
+    Kind.BASE_URL: "https://relay.example",
+    Kind.GUILD_ID: "100000000000000001",
+    Kind.IDS: "100000000000000002",
+    Kind.LIMITS: "midjourney=2",
+    Kind.MODELS: "gpt-image-1",
+}
+
+
+def sample(s: Setting) -> str:
+    """A valid value other than the default."""
+    if s.kind in NUMBER_KINDS:
+        return shown(s.high if s.high != s.default else s.low)  # type: ignore[arg-type]
+    if s.kind in (Kind.CHOICE, Kind.URL):
+        value = next(c for c in s.choices if c != s.default)
+        return f"{value}://proxy.example" if s.kind is Kind.URL else value
+    return SAMPLES[s.kind]
+
+
+def test_every_declared_setting_is_read() -> None:
+    read = Settings.from_env({s.name: sample(s) for s in SETTINGS}, Path("/nonexistent/.env"))
+    for s in SETTINGS:
+        if s.attr:
+            assert getattr(read, s.attr) != field_default(s.attr), s.name
+    assert set(read.overrides) == set(FORMAT_PREFIXES.values())
+    assert all(t.base_url and t.api_key for t in read.overrides.values())
