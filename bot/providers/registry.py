@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.http import HttpClient
-from bot.providers.base import ImageProvider
+from bot.providers.base import ImageProvider, TaskProvider
 from bot.providers.gemini import GeminiProvider
 from bot.providers.midjourney import MidjourneyProvider
 from bot.providers.openai_chat import OpenAIChatProvider
@@ -46,6 +46,11 @@ def is_image_model(model: str) -> bool:
 def settings_prefixes() -> dict[str, str]:
     """Each format's prefix for its base URL and key overrides (formats may share one)."""
     return {a.name: a.settings_prefix for a in ADAPTERS}
+
+
+def task_format() -> str:
+    """The first format that runs requests as upstream tasks (the usual example of a capped API)."""
+    return next(a.name for a in ADAPTERS if issubclass(a, TaskProvider))
 
 
 def model_list_format() -> str:

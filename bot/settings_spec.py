@@ -1,0 +1,364 @@
+"""Every setting the bot reads, declared once: its variable, attribute, kind, default, range and help.
+
+bot.config derives the Settings defaults and the reading from this list, and a unit test holds
+`.env.example` and README.md to it. Defaults are in the unit the owner writes in `.env`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from bot.providers.gemini import GeminiAuth as GeminiAuth
+from bot.providers.registry import task_format
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_MODEL = "gemini-2.5-flash-image"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Interaction tokens live 15 minutes; an upstream call must end well before that.
+MAX_REQUEST_TIMEOUT = 840.0
+MEGABYTE = 1024 * 1024
+# The example owners read for CONCURRENCY_LIMITS: task APIs are the ones usually capped.
+CAP_EXAMPLE = (f"{task_format()}=2", "gpt-image-1=1")
+
+
+class Kind(Enum):
+    """How a value is written in `.env`; a number kind's value is the noun its range message uses."""
+
+    WHOLE = "a whole number"
+    SECONDS = "a number of seconds"
+    HOURS = "a number of hours"
+    PIXELS = "a number of pixels"
+    MEGABYTES = "a number of megabytes"
+    TEXT = "text"
+    PATH = "a folder"
+    CHOICE = "one of its choices"
+    URL = "a URL"
+    BASE_URL = "an http(s) base URL"
+    GUILD_ID = "a server id"
+    IDS = "comma-separated Discord ids"
+    LIMITS = "comma-separated format_or_model=N caps"
+    MODELS = "comma-separated models"
+
+
+NUMBER_KINDS = frozenset({Kind.WHOLE, Kind.SECONDS, Kind.HOURS, Kind.PIXELS, Kind.MEGABYTES})
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the environment variable
+    attr: str | None  # the Settings attribute; None where bot.config files the value elsewhere
+    kind: Kind
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()  # CHOICE: the values; URL: the schemes
+    # Read by bot.config itself: the value depends on other settings or needs a check of its own.
+    custom: bool = False
+
+    def attribute_value(self, value: Any) -> Any:
+        """A value in the owner's unit, as the Settings attribute keeps it."""
+        match self.kind:
+            case Kind.MEGABYTES:
+                return int(value * MEGABYTE)
+            case Kind.WHOLE | Kind.PIXELS:
+                return int(value)
+            case Kind.SECONDS | Kind.HOURS:
+                return float(value)
+            case Kind.PATH:
+                return Path(value)
+            case Kind.IDS:
+                return frozenset(value)
+            case Kind.LIMITS:
+                return dict(value)
+        return value
+
+
+# In the order the reader checks them, so problems are reported in this order.
+GENERAL: tuple[Setting, ...] = (
+    Setting("DISCORD_TOKEN", "discord_token", Kind.TEXT, "", "the bot token (required)", custom=True),
+    Setting(
+        "API_KEY",
+        "api_key",
+        Kind.TEXT,
+        "",
+        "the relay's key or a Gemini API key (not needed when each format has its own)",
+        custom=True,
+    ),
+    Setting(
+        "API_BASE_URL",
+        "api_base_url",
+        Kind.BASE_URL,
+        DEFAULT_BASE_URL,
+        "where the image API lives, without /v1 or /v1beta",
+        custom=True,
+    ),
+    Setting(
+        "DEFAULT_MODEL",
+        "default_model",
+        Kind.TEXT,
+        DEFAULT_MODEL,
+        "the model used when a member picks none",
+        custom=True,
+    ),
+    Setting(
+        "MODELS",
+        "models",
+        Kind.MODELS,
+        (),
+        "models members may pick, each `name` or `name=format`",
+        custom=True,
+    ),
+    Setting(
+        "GEMINI_AUTH",
+        "gemini_auth",
+        Kind.CHOICE,
+        # Only the default for Google's host: bot.config picks bearer for any other.
+        GeminiAuth.HEADER,
+        "how the key is sent to the Gemini format",
+        choices=tuple(GeminiAuth),
+        custom=True,
+    ),
+    Setting(
+        "DEV_GUILD_ID",
+        "dev_guild_id",
+        Kind.GUILD_ID,
+        None,
+        "a server the commands are copied to and synced at start-up",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "log_level",
+        Kind.CHOICE,
+        "INFO",
+        "how much the bot logs; keys and tokens are always masked",
+        choices=LOG_LEVELS,
+    ),
+    Setting(
+        "REQUEST_TIMEOUT",
+        "request_timeout",
+        Kind.SECONDS,
+        180,
+        "seconds one call to the image API may take",
+        low=1,
+        high=MAX_REQUEST_TIMEOUT,
+    ),
+    Setting(
+        "DISCORD_API_URL",
+        "discord_api_url",
+        Kind.URL,
+        None,
+        "advanced: Discord's HTTP API behind a reverse proxy",
+        choices=("http", "https"),
+    ),
+    Setting(
+        "DISCORD_GATEWAY_URL",
+        "discord_gateway_url",
+        Kind.URL,
+        None,
+        "advanced: Discord's gateway behind a reverse proxy",
+        choices=("ws", "wss"),
+    ),
+    Setting(
+        "MJ_POLL_SECONDS",
+        "mj_poll_seconds",
+        Kind.SECONDS,
+        3,
+        "seconds between two looks at a running MJ task",
+        low=0.05,
+        high=60,
+    ),
+    Setting(
+        "MJ_TIMEOUT",
+        "mj_timeout",
+        Kind.SECONDS,
+        600,
+        "seconds an MJ task may go without progress",
+        low=10,
+        high=3600,
+    ),
+    Setting(
+        "MAX_INPUT_MB",
+        "max_input_bytes",
+        Kind.MEGABYTES,
+        25,
+        "the largest picture the bot downloads",
+        low=1,
+        high=500,
+    ),
+    Setting(
+        "INPUT_MAX_SIDE",
+        "input_max_side",
+        Kind.PIXELS,
+        2048,
+        "the long side pictures are scaled down to before they are sent",
+        low=256,
+        high=8192,
+    ),
+    Setting(
+        "MAX_CONCURRENT_JOBS",
+        "max_concurrent_jobs",
+        Kind.WHOLE,
+        4,
+        "jobs that call the image API at the same time",
+        low=1,
+        high=64,
+    ),
+    Setting(
+        "MAX_JOBS_PER_USER",
+        "max_jobs_per_user",
+        Kind.WHOLE,
+        3,
+        "jobs one member may have waiting or running",
+        low=1,
+        high=100,
+    ),
+    Setting(
+        "MAX_QUEUE_LENGTH",
+        "max_queue_length",
+        Kind.WHOLE,
+        50,
+        "jobs that may wait for a free slot before commands get 'queue full'",
+        low=1,
+        high=10000,
+    ),
+    Setting(
+        "CONCURRENCY_LIMITS",
+        "concurrency_limits",
+        Kind.LIMITS,
+        (),
+        f"caps on jobs at once for one format or model: {','.join(CAP_EXAMPLE)}",
+    ),
+    Setting(
+        "JOB_TIMEOUT",
+        "job_timeout",
+        Kind.SECONDS,
+        300,
+        "seconds a job may run once it leaves the queue",
+        low=5,
+        high=3600,
+    ),
+    Setting(
+        "SHUTDOWN_GRACE",
+        "shutdown_grace",
+        Kind.SECONDS,
+        30,
+        "seconds running jobs get to finish when the bot is stopped",
+        low=0,
+        high=600,
+    ),
+    Setting(
+        "USER_DAILY_LIMIT",
+        "user_daily_limit",
+        Kind.WHOLE,
+        0,
+        "pictures one member may make per UTC day (0: unlimited)",
+        low=0,
+        high=1_000_000,
+    ),
+    Setting(
+        "GUILD_DAILY_LIMIT",
+        "guild_daily_limit",
+        Kind.WHOLE,
+        0,
+        "pictures one server may make per UTC day (0: unlimited)",
+        low=0,
+        high=1_000_000,
+    ),
+    Setting(
+        "USER_COOLDOWN",
+        "user_cooldown",
+        Kind.SECONDS,
+        0,
+        "seconds between one member's commands",
+        low=0,
+        high=86400,
+    ),
+    Setting(
+        "ADMIN_USERS",
+        "admin_users",
+        Kind.IDS,
+        (),
+        "members the limits, cooldown and allowed lists do not apply to",
+    ),
+    Setting(
+        "ADMIN_ROLES",
+        "admin_roles",
+        Kind.IDS,
+        (),
+        "roles the limits, cooldown and allowed lists do not apply to",
+    ),
+    Setting(
+        "ALLOWED_GUILDS",
+        "allowed_guilds",
+        Kind.IDS,
+        (),
+        "the only servers the bot may be used in (empty: all)",
+    ),
+    Setting(
+        "ALLOWED_CHANNELS",
+        "allowed_channels",
+        Kind.IDS,
+        (),
+        "the only channels the bot may be used in (empty: all)",
+    ),
+    Setting(
+        "ALLOWED_ROLES", "allowed_roles", Kind.IDS, (), "the only roles that may use the bot (empty: all)"
+    ),
+    Setting(
+        "RESULT_RETENTION_HOURS",
+        "result_retention_hours",
+        Kind.HOURS,
+        24,
+        "hours result pictures stay under DATA_DIR/jobs/",
+        low=0,
+        high=8760,
+    ),
+    Setting(
+        "DATA_DIR",
+        "data_dir",
+        Kind.PATH,
+        "data",
+        "where the bot keeps its files (queue, results, extra message catalogs)",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in GENERAL}
+
+
+def overrides_for(prefixes: Iterable[str]) -> tuple[Setting, ...]:
+    """`<PREFIX>_BASE_URL` and `<PREFIX>_API_KEY` for each format prefix, each named once."""
+    return tuple(
+        setting
+        for prefix in dict.fromkeys(prefixes)
+        for setting in (
+            Setting(
+                f"{prefix}_BASE_URL",
+                None,
+                Kind.BASE_URL,
+                "",
+                f"API_BASE_URL for the {prefix} formats",
+                custom=True,
+            ),
+            Setting(
+                f"{prefix}_API_KEY", None, Kind.TEXT, "", f"API_KEY for the {prefix} formats", custom=True
+            ),
+        )
+    )
+
+
+def declared(prefixes: Iterable[str]) -> tuple[Setting, ...]:
+    """Every setting, the per-format overrides for these prefixes included."""
+    return (*GENERAL, *overrides_for(prefixes))
+
+
+def default(name: str) -> Any:
+    """The Settings field default for one variable: its declared default in the attribute's unit."""
+    setting = _BY_NAME[name]
+    if setting.kind is Kind.LIMITS:
+        return field(default_factory=dict)
+    return setting.attribute_value(setting.default)
