@@ -19,6 +19,8 @@ from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
 GUILD = "123456789012345678"
+# The tree these tests belong to: `python -m bot` runs its code, not the one the venv was installed from.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["imagine", "edit", "blend", "models", "usage", "status", "Edit image", "Blend images"]
 
 
@@ -34,6 +36,7 @@ def environment(discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, **e
         "LOG_LEVEL": "DEBUG",
         "DISCORD_API_URL": discord_fake.api_url,
         "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+        "PYTHONPATH": str(SOURCE_ROOT),
         **extra,
     }
 
