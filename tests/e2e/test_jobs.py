@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
@@ -34,6 +35,37 @@ CAROL = user("100000000000000007", "carol")
 def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JobEngine, "progress_every", 0.05)
 
+
+class BotClock:
+    """The wall clock the bot's Discord side reads to tell whether an interaction token still works
+    (`time` in cogs.jobs); a test moves it on past a token's margin instead of waiting for the token
+    to age."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ahead = 0.0
+        self._monkeypatch = monkeypatch
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def move_on(self, seconds: float) -> None:
+        # The running bot's module: discord.py loads each extension afresh for each bot.
+        self._monkeypatch.setattr(sys.modules["cogs.jobs"], "time", self)
+        self.ahead += seconds
+
+
+@pytest.fixture
+def bot_clock(monkeypatch: pytest.MonkeyPatch) -> BotClock:
+    return BotClock(monkeypatch)
+
+
+# An interaction made 14 minutes ago: its token works one minute more, so the bot (which keeps a
+# margin of 30 s) uses it for 30 s, until a test moves the bot's clock on by PAST_THE_MARGIN.
+AGEING = 15 * 60 - 60
+PAST_THE_MARGIN = 31.0
 
 _INTERACTION_ARGS = ("created_at", "roles", "permissions", "locale", "guild_id", "channel_id")
 
@@ -264,15 +296,15 @@ async def test_a_job_past_its_time_limit_ends_with_a_clear_message(
 
 
 async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
-    relay.delay = 1.5
+    relay.hold = asyncio.Event()
     await start_bot()
-    # The interaction is 14 min 31 s old: its token lasts 29 s more, less than the bot's margin
-    # of 30 s after the first progress edit... so the first edits still go to the token.
-    created = time.time() - 15 * 60 + 31.2
-    sent = await imagine(discord_fake, "late", created_at=created)
+    sent = await imagine(discord_fake, "late", created_at=time.time() - AGEING)
+    # The first edits go to the token; then it passes the bot's margin while the picture is made.
     progress = await wait_progress(discord_fake, sent, "🎨", timeout=5)
+    bot_clock.move_on(PAST_THE_MARGIN)
+    relay.hold.set()
     post = await until_post(discord_fake)
     original = discord_fake.original_message(sent.token)
     assert progress.at < post["_at"]
@@ -291,13 +323,14 @@ async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply
 
 
 async def test_cancel_after_the_token_expired_edits_through_the_press(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
     relay.hold = asyncio.Event()
     bot = await start_bot()
-    sent = await imagine(discord_fake, "old", created_at=time.time() - 15 * 60 + 31.5)
+    sent = await imagine(discord_fake, "old", created_at=time.time() - AGEING)
     await wait_progress(discord_fake, sent, "🎨")
-    await until(lambda: not bot.jobs.job(1).origin.token_usable(time.time()))  # type: ignore[union-attr]
+    bot_clock.move_on(PAST_THE_MARGIN)
+    assert not bot.jobs.job(1).origin.token_usable(bot_clock.time())  # type: ignore[union-attr]
     press = await press_cancel(discord_fake, sent)
     callback = await discord_fake.wait_for(lambda c: c.path.endswith(f"/{press.id}/{press.token}/callback"))
     assert callback.payload["type"] == 7
@@ -577,12 +610,17 @@ async def test_usage_for_an_exempt_member_and_the_cooldown_line(
 
 
 async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
-    relay.delay = 1.5
+    relay.hold = asyncio.Event()
     relay.queue("http_400")
     await start_bot()
-    await imagine(discord_fake, "late", created_at=time.time() - 15 * 60 + 31.2)
+    sent = await imagine(discord_fake, "late", created_at=time.time() - AGEING)
+    # A progress edit shows the job's message (the post replies to it); then the token passes the
+    # bot's margin while the relay works.
+    await wait_progress(discord_fake, sent, "🎨")
+    bot_clock.move_on(PAST_THE_MARGIN)
+    relay.hold.set()
     post = await until_post(discord_fake)
     assert post["content"] == (
         f"<@{ALICE['id']}>, your picture could not be made: "
