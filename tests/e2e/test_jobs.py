@@ -7,13 +7,17 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import JobStatus
+from bot.jobs.model import Job, JobStatus
+from bot.jobs.store import JobStore
 from bot.routing import parse_models
+from bot.storage import Database
 from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
 from tests.fakes.discord import (
     CHANNEL_ID,
@@ -567,7 +571,9 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
     fetch = await relay_call(relay, "/mj/task/")
     task_id = fetch.path.split("/")[3]
     relay.mj_tasks[task_id].states = [{"status": "IN_PROGRESS", "progress": "50%", "imageUrl": None}]
-    await until(lambda: bool(first.jobs.job(1) and first.jobs.job(1).upstream_task))  # type: ignore[union-attr]
+    # The journal, not the job in memory (which has the id before it is committed), must hold the
+    # task before the stop: a write the stop cuts off is rolled back.
+    await until_journaled(first.db.path, lambda job: job.upstream_task == task_id)
 
     await first.close()
     notice = await discord_fake.wait_for(
@@ -576,8 +582,9 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
         )
     )
     assert notice.payload["components"] == [], "no Cancel button on a job the bot no longer runs"
-    job = await first.jobs.store.get(1) if first.db._conn else None
-    assert job is None or job.status is JobStatus.RUNNING
+    # The stop left the job in the journal as running, with its task, for the next start to follow.
+    job = await journaled(first.db.path)
+    assert job is not None and job.status is JobStatus.RUNNING and job.upstream_task == task_id
 
     relay.mj_tasks[task_id].states = [mj_success(relay, task_id, "IMAGINE")]
     await start_bot(**settings)
@@ -585,6 +592,26 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
     assert images_of(final)[0].size == (256, 256)
     assert len(relay.calls_to("/mj/submit/")) == 1, "the task is followed by its id, not submitted again"
     assert len([c for c in discord_fake.calls_for(sent.token) if c.files]) == 1
+
+
+async def journaled(path: Path, job_id: int = 1) -> Job | None:
+    """A job as committed to the journal, read through a connection of its own."""
+    db = Database(path)
+    await db.open()
+    try:
+        return await JobStore(db).get(job_id)
+    finally:
+        await db.close()
+
+
+async def until_journaled(
+    path: Path, condition: Callable[[Job], bool], job_id: int = 1, timeout: float = 5.0
+) -> Job:
+    deadline = time.monotonic() + timeout
+    while (job := await journaled(path, job_id)) is None or not condition(job):
+        assert time.monotonic() < deadline, f"the journal never held it: {job}"
+        await asyncio.sleep(0.01)
+    return job
 
 
 async def relay_call(relay: FakeRelay, prefix: str, timeout: float = 5.0) -> Any:
