@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import API_KEY, BOT_TOKEN
+from tests.conftest import API_KEY, BOT_TOKEN, SOURCE_ROOT
 from tests.e2e.helpers import wait_result
 from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
 GUILD = "123456789012345678"
-# The tree these tests belong to: `python -m bot` runs its code, not the one the venv was installed from.
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = ["imagine", "edit", "blend", "models", "usage", "status", "Edit image", "Blend images"]
 
 

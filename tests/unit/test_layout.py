@@ -11,6 +11,7 @@ from discord import app_commands
 
 from bot.client import EXTENSIONS, BananaBot
 from bot.config import Settings
+from tests.conftest import SOURCE_ROOT
 
 CORE = [
     "bot.config",
@@ -36,7 +37,9 @@ CORE = [
 
 def test_core_modules_do_not_import_discord() -> None:
     code = f"import sys; import {', '.join(CORE)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'discord'))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SOURCE_ROOT
+    )
     assert result.stdout.strip() == "[]"
 
 
