@@ -341,7 +341,8 @@ async def test_cancel_after_the_token_expired_edits_through_the_press(
     assert callback.payload["data"]["content"] == f"✖️ Cancelled by <@{ALICE['id']}>."
     assert callback.payload["data"]["components"] == []
     relay.hold.set()
-    await until(lambda: bot.jobs.job(1) is None)
+    # The job leaves the engine before its member is told; the journal records the telling.
+    await until_journaled(bot.db.path, lambda job: job.delivered_at is not None)
     assert not discord_fake.bot_posts, "a cancelled job posts nothing"
 
 
@@ -641,7 +642,7 @@ async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
 ) -> None:
     relay.hold = asyncio.Event()
     relay.queue("http_400")
-    await start_bot()
+    bot = await start_bot()
     sent = await imagine(discord_fake, "late", created_at=time.time() - AGEING)
     # A progress edit shows the job's message (the post replies to it); then the token passes the
     # bot's margin while the relay works.
@@ -654,3 +655,6 @@ async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
         "The image service refused this request as invalid. Try other wording or other options."
     )
     assert post["message_reference"]["fail_if_not_exists"] is False
+    # The journal records that the member was told (and the test ends only after that write).
+    job = await until_journaled(bot.db.path, lambda job: job.delivered_at is not None)
+    assert job.status is JobStatus.FAILED and job.delivery_error is None
