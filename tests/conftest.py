@@ -22,6 +22,9 @@ from tests.fakes.relay import FakeRelay
 API_KEY = "sk-relaysecret0123456789abcdef"
 BOT_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.bot-token-for-tests"
 FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline=20)
+# The tree these tests belong to. A `python -m bot` the tests start runs its code (PYTHONPATH), not the
+# checkout the venv's editable install points at.
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

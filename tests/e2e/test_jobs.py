@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.jobs.engine import JobEngine
-from bot.jobs.model import JobStatus
+from bot.jobs.model import Job, JobStatus
+from bot.jobs.store import SqliteJobStore
 from bot.routing import parse_models
+from bot.storage import Database
 from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
 from tests.fakes.discord import (
     CHANNEL_ID,
@@ -34,6 +39,36 @@ CAROL = user("100000000000000007", "carol")
 def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JobEngine, "progress_every", 0.05)
 
+
+class BotClock:
+    """The wall clock the bot's Discord side reads to tell whether an interaction token still works
+    (`time` in bot.ui.buttons); a test moves it on past a token's margin instead of waiting for the
+    token to age."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ahead = 0.0
+        self._monkeypatch = monkeypatch
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def move_on(self, seconds: float) -> None:
+        self._monkeypatch.setattr(sys.modules["bot.ui.buttons"], "time", self)
+        self.ahead += seconds
+
+
+@pytest.fixture
+def bot_clock(monkeypatch: pytest.MonkeyPatch) -> BotClock:
+    return BotClock(monkeypatch)
+
+
+# An interaction made 14 minutes ago: its token works one minute more, so the bot (which keeps a
+# margin of 30 s) uses it for 30 s, until a test moves the bot's clock on by PAST_THE_MARGIN.
+AGEING = 15 * 60 - 60
+PAST_THE_MARGIN = 31.0
 
 _INTERACTION_ARGS = ("created_at", "roles", "permissions", "locale", "guild_id", "channel_id")
 
@@ -103,12 +138,13 @@ async def test_queued_jobs_show_their_place_and_run_when_a_slot_frees(
     await start_bot(max_concurrent_jobs=1)
     first = await imagine(discord_fake, "one")
     await until(lambda: relay.in_flight == 1)
+    # One at a time: two commands sent together may be journaled in either order.
     second = await imagine(discord_fake, "two", BOB)
+    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
     third = await imagine(discord_fake, "three", CAROL)
 
     shown = await wait_progress(discord_fake, third, "⏳")
     assert shown.payload["content"] == "⏳ Queued — 1 ahead of you."
-    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
     running = await wait_progress(discord_fake, first, "🎨 Generating…")
     assert running.payload["allowed_mentions"] == {"parse": []}
     assert cancel_id(discord_fake, first) == "bb:cancel:1", "the button names the job, nothing else"
@@ -127,8 +163,13 @@ async def test_one_members_many_jobs_do_not_starve_another(
 ) -> None:
     relay.hold = asyncio.Event()
     await start_bot(max_concurrent_jobs=1, max_jobs_per_user=10)
-    alice = [await imagine(discord_fake, f"alice {n}") for n in range(1, 7)]
+    alice = [await imagine(discord_fake, "alice 1")]
     await until(lambda: relay.in_flight == 1)
+    for n in range(2, 7):
+        # One at a time, each queued before the next: commands sent together may be journaled in
+        # either order.
+        alice.append(await imagine(discord_fake, f"alice {n}"))
+        await wait_progress(discord_fake, alice[-1], "⏳")
     bob = await imagine(discord_fake, "bob 1", BOB)
     shown = await wait_progress(discord_fake, bob, "⏳")
     assert shown.payload["content"] == "⏳ Queued — 1 ahead of you.", "only alice's next job goes first"
@@ -168,11 +209,15 @@ async def test_per_format_cap_limits_one_api_while_others_run(
     relay.hold = asyncio.Event()
     await start_bot(max_concurrent_jobs=4, concurrency_limits={"gemini": 1})
     first = await imagine(discord_fake, "one")
-    second = await imagine(discord_fake, "two", BOB)
     await until(lambda: relay.in_flight == 1)
+    second = await imagine(discord_fake, "two", BOB)
+    # Three slots are free, yet the second Gemini job waits: it shows its place, and the engine still
+    # counts it as waiting when it answers a later /status.
     assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
-    await asyncio.sleep(0.2)
-    assert relay.in_flight == 1
+    status = await discord_fake.send_interaction(discord_fake.slash("status"))
+    (embed,) = (await answer(discord_fake, status))["embeds"]
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Queue"] == "1 running of 4 · 1 waiting"
+    assert relay.in_flight == 1 and prompts_sent(relay) == ["one"]
     relay.hold.set()
     await wait_result(discord_fake, first)
     await wait_result(discord_fake, second)
@@ -188,6 +233,7 @@ async def test_the_requester_cancels_a_running_job_and_its_slot_frees(
     relay.hold = asyncio.Event()
     bot = await start_bot(max_concurrent_jobs=1)
     running = await imagine(discord_fake, "one")
+    await until(lambda: relay.in_flight == 1)  # then the next: two sent together may run in either order
     waiting = await imagine(discord_fake, "two", BOB)
     await wait_progress(discord_fake, running, "🎨")
 
@@ -210,7 +256,7 @@ async def test_only_the_requester_or_a_moderator_can_cancel(
 ) -> None:
     relay.hold = asyncio.Event()
     await start_bot(max_concurrent_jobs=1)
-    await imagine(discord_fake, "one")
+    first = await imagine(discord_fake, "one")
     await until(lambda: relay.in_flight == 1)
     queued = await imagine(discord_fake, "two")
     await wait_progress(discord_fake, queued, "⏳")
@@ -228,9 +274,10 @@ async def test_only_the_requester_or_a_moderator_can_cancel(
     again = await discord_fake.send_interaction(discord_fake.button(button, stale, member=ALICE))
     assert await private_error(discord_fake, again) == "This job has already finished."
     relay.hold.set()
-    await until(lambda: len(relay.generate_calls()) == 1)
-    await asyncio.sleep(0.1)
-    assert prompts_sent(relay) == ["one"], "a cancelled queued job never reaches the API"
+    await wait_result(discord_fake, first)
+    # One slot: had the cancelled job stayed in the queue, it would reach the API before this one.
+    await wait_result(discord_fake, await imagine(discord_fake, "three", BOB))
+    assert prompts_sent(relay) == ["one", "three"], "a cancelled queued job never reaches the API"
 
 
 # --- time ------------------------------------------------------------------------------------------
@@ -252,15 +299,15 @@ async def test_a_job_past_its_time_limit_ends_with_a_clear_message(
 
 
 async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
-    relay.delay = 1.5
+    relay.hold = asyncio.Event()
     await start_bot()
-    # The interaction is 14 min 31 s old: its token lasts 29 s more, less than the bot's margin
-    # of 30 s after the first progress edit... so the first edits still go to the token.
-    created = time.time() - 15 * 60 + 31.2
-    sent = await imagine(discord_fake, "late", created_at=created)
+    sent = await imagine(discord_fake, "late", created_at=time.time() - AGEING)
+    # The first edits go to the token; then it passes the bot's margin while the picture is made.
     progress = await wait_progress(discord_fake, sent, "🎨", timeout=5)
+    bot_clock.move_on(PAST_THE_MARGIN)
+    relay.hold.set()
     post = await until_post(discord_fake)
     original = discord_fake.original_message(sent.token)
     assert progress.at < post["_at"]
@@ -279,20 +326,22 @@ async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply
 
 
 async def test_cancel_after_the_token_expired_edits_through_the_press(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
     relay.hold = asyncio.Event()
     bot = await start_bot()
-    sent = await imagine(discord_fake, "old", created_at=time.time() - 15 * 60 + 31.5)
+    sent = await imagine(discord_fake, "old", created_at=time.time() - AGEING)
     await wait_progress(discord_fake, sent, "🎨")
-    await until(lambda: not bot.jobs.job(1).origin.token_usable(time.time()))  # type: ignore[union-attr]
+    bot_clock.move_on(PAST_THE_MARGIN)
+    assert not bot.jobs.job(1).origin.token_usable(bot_clock.time())  # type: ignore[union-attr]
     press = await press_cancel(discord_fake, sent)
     callback = await discord_fake.wait_for(lambda c: c.path.endswith(f"/{press.id}/{press.token}/callback"))
     assert callback.payload["type"] == 7
     assert callback.payload["data"]["content"] == f"✖️ Cancelled by <@{ALICE['id']}>."
     assert callback.payload["data"]["components"] == []
     relay.hold.set()
-    await until(lambda: bot.jobs.job(1) is None)
+    # The job leaves the engine before its member is told; the journal records the telling.
+    await until_journaled(bot.db.path, lambda job: job.delivered_at is not None)
     assert not discord_fake.bot_posts, "a cancelled job posts nothing"
 
 
@@ -522,7 +571,9 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
     fetch = await relay_call(relay, "/mj/task/")
     task_id = fetch.path.split("/")[3]
     relay.mj_tasks[task_id].states = [{"status": "IN_PROGRESS", "progress": "50%", "imageUrl": None}]
-    await until(lambda: bool(first.jobs.job(1) and first.jobs.job(1).upstream_task))  # type: ignore[union-attr]
+    # The journal, not the job in memory (which has the id before it is committed), must hold the
+    # task before the stop: a write the stop cuts off is rolled back.
+    await until_journaled(first.db.path, lambda job: job.upstream_task == task_id)
 
     await first.close()
     notice = await discord_fake.wait_for(
@@ -531,8 +582,9 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
         )
     )
     assert notice.payload["components"] == [], "no Cancel button on a job the bot no longer runs"
-    job = await first.jobs.store.get(1) if first.db._conn else None
-    assert job is None or job.status is JobStatus.RUNNING
+    # The stop left the job in the journal as running, with its task, for the next start to follow.
+    job = await journaled(first.db.path)
+    assert job is not None and job.status is JobStatus.RUNNING and job.upstream_task == task_id
 
     relay.mj_tasks[task_id].states = [mj_success(relay, task_id, "IMAGINE")]
     await start_bot(**settings)
@@ -540,6 +592,26 @@ async def test_a_midjourney_job_cut_off_by_a_stop_resumes_polling_its_task_after
     assert images_of(final)[0].size == (256, 256)
     assert len(relay.calls_to("/mj/submit/")) == 1, "the task is followed by its id, not submitted again"
     assert len([c for c in discord_fake.calls_for(sent.token) if c.files]) == 1
+
+
+async def journaled(path: Path, job_id: int = 1) -> Job | None:
+    """A job as committed to the journal, read through a connection of its own."""
+    db = Database(path)
+    await db.open()
+    try:
+        return await SqliteJobStore(db).get(job_id)
+    finally:
+        await db.close()
+
+
+async def until_journaled(
+    path: Path, condition: Callable[[Job], bool], job_id: int = 1, timeout: float = 5.0
+) -> Job:
+    deadline = time.monotonic() + timeout
+    while (job := await journaled(path, job_id)) is None or not condition(job):
+        assert time.monotonic() < deadline, f"the journal never held it: {job}"
+        await asyncio.sleep(0.01)
+    return job
 
 
 async def relay_call(relay: FakeRelay, prefix: str, timeout: float = 5.0) -> Any:
@@ -565,15 +637,23 @@ async def test_usage_for_an_exempt_member_and_the_cooldown_line(
 
 
 async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
-    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, bot_clock: BotClock
 ) -> None:
-    relay.delay = 1.5
+    relay.hold = asyncio.Event()
     relay.queue("http_400")
-    await start_bot()
-    await imagine(discord_fake, "late", created_at=time.time() - 15 * 60 + 31.2)
+    bot = await start_bot()
+    sent = await imagine(discord_fake, "late", created_at=time.time() - AGEING)
+    # A progress edit shows the job's message (the post replies to it); then the token passes the
+    # bot's margin while the relay works.
+    await wait_progress(discord_fake, sent, "🎨")
+    bot_clock.move_on(PAST_THE_MARGIN)
+    relay.hold.set()
     post = await until_post(discord_fake)
     assert post["content"] == (
         f"<@{ALICE['id']}>, your picture could not be made: "
         "The image service refused this request as invalid. Try other wording or other options."
     )
     assert post["message_reference"]["fail_if_not_exists"] is False
+    # The journal records that the member was told (and the test ends only after that write).
+    job = await until_journaled(bot.db.path, lambda job: job.delivered_at is not None)
+    assert job.status is JobStatus.FAILED and job.delivery_error is None

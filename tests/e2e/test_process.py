@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import API_KEY, BOT_TOKEN
+from tests.conftest import API_KEY, BOT_TOKEN, SOURCE_ROOT
 from tests.e2e.helpers import wait_result
 from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
@@ -34,6 +34,7 @@ def environment(discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, **e
         "LOG_LEVEL": "DEBUG",
         "DISCORD_API_URL": discord_fake.api_url,
         "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
+        "PYTHONPATH": str(SOURCE_ROOT),
         **extra,
     }
 

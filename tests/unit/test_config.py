@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, GeminiAuth, Settings
+from tests.conftest import SOURCE_ROOT
 
 TOKEN = "MTAw.fake.token-value"
 GOOD = {"DISCORD_TOKEN": TOKEN, "API_KEY": "sk-abcdef123456"}
@@ -139,7 +140,7 @@ def run_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "LANG")}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env={**clean, **env},
+        env={**clean, "PYTHONPATH": str(SOURCE_ROOT), **env},
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import discord
 from discord import app_commands
 
 from bot.config import Settings
 from bot.ui.client import EXTENSIONS, BananaBot
+from tests.conftest import SOURCE_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = SOURCE_ROOT
 # The Discord side lives in bot/ui/ and cogs/; `python -m bot` starts it. Everything else is core.
 DISCORD_SIDE = ("bot.ui", "bot.__main__")
 
@@ -37,7 +37,9 @@ def test_the_core_list_is_read_from_the_tree() -> None:
 
 def test_core_modules_do_not_import_discord() -> None:
     code = f"import sys; import {', '.join(CORE)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'discord'))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SOURCE_ROOT
+    )
     assert result.stdout.strip() == "[]"
 
 
