@@ -200,3 +200,17 @@ async def test_start_runs_the_janitor_at_once(kit: Kit) -> None:
     engine = kit.engine()
     await engine.start()
     await until(lambda: not orphan.exists(), "the janitor to clean the orphan folder")
+
+
+async def test_clean_files_spares_an_open_job_even_past_the_retention(kit: Kit) -> None:
+    job = await journal(kit, "done long ago", status=JobStatus.DONE)
+    await kit.files.save_results(job.id, kit.service.delivery(kit.service.plan_request(job.request)).images)
+    kit.clock.advance(3 * 3600)
+    kit.sink.holds["deliver"] = asyncio.Event()
+    engine = kit.engine(result_retention_hours=1.0)
+    await engine.start()
+    await kit.sink.wait_for("deliver", job.id)  # being delivered again, held there
+    assert await engine.clean_files() == 0 and kit.files.folder(job.id).exists()
+    kit.sink.holds["deliver"].set()
+    await until(lambda: engine.job(job.id) is None, "the redelivered job to be let go")
+    assert await engine.clean_files() == 1 and not kit.files.folder(job.id).exists()
