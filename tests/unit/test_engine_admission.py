@@ -106,7 +106,7 @@ async def test_a_member_with_too_many_open_jobs_is_busy_until_one_ends(kit: Kit)
     await kit.submit(engine, "two", who)
     with pytest.raises(UserBusy) as raised:
         await engine.accept(request("three"), origin(who), who)
-    assert raised.value.params == {"limit": "2"}
+    assert raised.value.params == {"limit": 2}
     other = member(2)
     await engine.accept(request("theirs"), origin(other), other)  # the limit is per member
     (await kit.service.started("one")).succeed()
@@ -193,7 +193,7 @@ async def test_the_daily_limit_counts_pending_and_journaled_pictures(kit: Kit) -
     await kit.submit(engine, "two", who, count=2)
     with pytest.raises(DailyLimitReached) as raised:
         await engine.accept(request("two more", count=2), origin(who), who)
-    assert raised.value.params == {"used": "2", "limit": "3", "hours": "12 h 0 min"}
+    assert raised.value.params == {"used": 2, "limit": 3, "hours": "12 h 0 min"}
     assert not raised.value.guild and raised.value.message_key() == "error.user_daily_limit"
     await engine.accept(request("one more"), origin(who), who)  # pending: 3 of 3
     with pytest.raises(DailyLimitReached) as raised:
@@ -226,7 +226,7 @@ async def test_the_server_limit_counts_every_members_pictures_there(kit: Kit) ->
     with pytest.raises(DailyLimitReached) as raised:
         await engine.accept(request("one too many"), origin(neighbour), neighbour)
     assert raised.value.guild and raised.value.message_key() == "error.guild_daily_limit"
-    assert raised.value.params == {"used": "3", "limit": "3", "hours": "12 h 0 min"}
+    assert raised.value.params == {"used": 3, "limit": 3, "hours": "12 h 0 min"}
     elsewhere = member(3, guild_id=OTHER_GUILD)
     in_dms = member(4, guild_id=None)
     await engine.accept(request("fine", count=3), origin(elsewhere), elsewhere)
