@@ -198,7 +198,7 @@ async def test_the_daily_limit_counts_pending_and_journaled_pictures(kit: Kit) -
     await engine.accept(request("one more"), origin(who), who)  # pending: 3 of 3
     with pytest.raises(DailyLimitReached) as raised:
         await engine.accept(request("yet one more"), origin(who), who)
-    assert raised.value.params["used"] == "3"
+    assert raised.value.params["used"] == 3
     other = member(2)
     await engine.accept(request("theirs", count=3), origin(other), other)
 
