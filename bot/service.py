@@ -78,6 +78,9 @@ class Delivery:
     notes: tuple[Note, ...] = ()
     task_id: str | None = None
     actions: tuple[Action, ...] = ()
+    # The API's own bytes of each picture, where fitting it for Discord changed them: follow-ups
+    # (vary, upscale, edit …) start from these, not from the re-encoded upload.
+    originals: tuple[bytes | None, ...] = ()
 
 
 class ImageService:
@@ -303,9 +306,11 @@ class ImageService:
         images = [image for result in results for image in result.images][:MAX_FILES_PER_MESSAGE]
         per_file = min(max_file_bytes, MAX_REQUEST_BYTES // max(1, len(images)))
         fitted: list[FittedImage] = []
+        originals: list[bytes | None] = []
         for image in images:
             try:
                 fitted.append(await fit_to_limit_async(image.data, per_file))
+                originals.append(None if fitted[-1].data is image.data else image.data)
             except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
                 # The API sent bytes that look like an image but do not decode.
                 log.warning("Unusable image from %s: %s", plan.route.name, exc)
@@ -321,4 +326,5 @@ class ImageService:
             tuple(notes),
             task_id=first.task_id,
             actions=first.actions,
+            originals=tuple(originals),
         )

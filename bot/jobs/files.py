@@ -1,5 +1,6 @@
-"""Pictures a job keeps on disk under DATA_DIR/jobs/<id>/: its prepared inputs until it ends (so a
-restart need not fetch them again) and its results for a while after (so it can be delivered again).
+"""Pictures a job keeps on disk under DATA_DIR/jobs/<id>/: its prepared inputs (so a restart need not
+fetch them again, and a reroll can use them) and its results, as posted and as the API made them
+(so a result can be delivered again and its buttons can work on it), until RESULT_RETENTION_HOURS.
 """
 
 from __future__ import annotations
@@ -33,8 +34,17 @@ class JobFiles:
         found = await asyncio.to_thread(self._load, job_id, "in")
         return None if found is None else tuple(InputImage(data, mime) for data, mime in found)
 
-    async def save_results(self, job_id: int, images: tuple[FittedImage, ...]) -> None:
+    async def save_results(
+        self, job_id: int, images: tuple[FittedImage, ...], originals: tuple[bytes | None, ...] = ()
+    ) -> None:
         await asyncio.to_thread(self._save, job_id, "out", [(i.data, i.mime) for i in images])
+        for index, data in enumerate(originals):
+            if data is not None:
+                await asyncio.to_thread(self._save_one, job_id, f"src_{index}", data)
+
+    async def load_picture(self, job_id: int, index: int) -> bytes | None:
+        """One result as the API made it (else as posted), or None when it is gone."""
+        return await asyncio.to_thread(self._picture, job_id, index)
 
     async def load_results(self, job_id: int) -> tuple[FittedImage, ...] | None:
         found = await asyncio.to_thread(self._load, job_id, "out")
@@ -63,6 +73,21 @@ class JobFiles:
             # Rename last, so a crash mid-write never leaves a half file under its real name.
             part.replace(folder / f"{prefix}_{index}.{extension(mime)}")
         (folder / f"{prefix}.count").write_text(str(len(items)))
+
+    def _save_one(self, job_id: int, stem: str, data: bytes) -> None:
+        folder = self.folder(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f".{stem}.part"
+        part.write_bytes(data)
+        part.replace(folder / f"{stem}.bin")
+
+    def _picture(self, job_id: int, index: int) -> bytes | None:
+        folder = self.folder(job_id)
+        original = folder / f"src_{index}.bin"
+        if original.is_file():
+            return original.read_bytes()
+        found = self._load(job_id, "out")
+        return found[index][0] if found is not None and 0 <= index < len(found) else None
 
     def _load(self, job_id: int, prefix: str) -> list[tuple[bytes, str]] | None:
         folder = self.folder(job_id)

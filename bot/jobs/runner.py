@@ -136,10 +136,9 @@ class Runner:
 
     async def _succeeded(self, active: Active, delivery: Delivery) -> None:
         board, job = self.board, active.job
-        await board.files.save_results(job.id, delivery.images)
+        # The inputs stay beside the results: a reroll sends them again.
+        await board.files.save_results(job.id, delivery.images, delivery.originals)
         await board.store.set_result(job, stored_result(delivery), board.now())
-        if job.request.sources:
-            await board.files.drop_inputs(job.id)
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
         await self.deliver(active, delivery)
 

@@ -53,7 +53,7 @@ async def test_a_run_that_succeeds_is_saved_journaled_and_delivered(kit: Kit) ->
     assert await kit.store.unfinished() == []
 
 
-async def test_a_jobs_pictures_go_to_its_run_and_are_dropped_once_it_is_done(kit: Kit) -> None:
+async def test_a_jobs_pictures_go_to_its_run_and_stay_for_a_reroll_once_it_is_done(kit: Kit) -> None:
     engine = kit.engine()
     job = await kit.submit(engine, "edit this", sources=sources(2))
     run = await kit.service.started("edit this")
@@ -62,7 +62,8 @@ async def test_a_jobs_pictures_go_to_its_run_and_are_dropped_once_it_is_done(kit
     assert stored is not None and len(stored) == 2  # kept for a restart while the job is open
     run.succeed()
     await kit.sink.wait_for("deliver", job.id)
-    assert await kit.files.load_inputs(job.id) is None
+    kept = await kit.files.load_inputs(job.id)
+    assert kept is not None and [i.data for i in kept] == [PNG, PNG]
 
 
 @pytest.mark.parametrize(
