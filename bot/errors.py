@@ -220,6 +220,22 @@ class JobAlreadyOver(BotError):
     key = "error.job_over"
 
 
+class PictureGone(BotError):
+    """A result's button was pressed after its picture was cleaned away (RESULT_RETENTION_HOURS)."""
+
+    key = "error.picture_gone"  # params: hours
+
+
+class AlreadyOnIt(BotError):
+    """The same member pressed the same follow-up again while the first press is still running."""
+
+    key = "error.already_on_it"
+
+
+class NotYourPicture(BotError):
+    key = "error.not_your_picture"
+
+
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:
     """The one member-facing sentence for an error; params ending in `_key` are catalog keys too."""
     params = {

@@ -56,6 +56,35 @@ class FollowUp:
     caption: str
 
 
+class Derivation(StrEnum):
+    """How a result came from an earlier one (its lineage)."""
+
+    REROLL = "reroll"  # the same request again
+    VARY = "vary"  # a subtle variation of one picture
+    VARY_STRONG = "vary_strong"
+    EDIT = "edit"  # the member's words on one picture (the Edit… button)
+    UPSCALE = "upscale"  # the picture at the model's next size
+    ZOOM = "zoom"  # the scene extended outward
+    PICK = "pick"  # one picture of a set, alone on its own card
+    REPLY = "reply"  # a reply (mention) to the result
+    MENU = "menu"  # the Edit image / Blend images menu on the result
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The earlier result a request works on: its job, which of its pictures, and how."""
+
+    job_id: int
+    index: int
+    how: Derivation
+
+    @property
+    def uses_picture(self) -> bool:
+        """Whether the parent's picture is this request's first input (a reroll sends the parent's
+        own inputs instead)."""
+        return self.how is not Derivation.REROLL
+
+
 @dataclass(frozen=True)
 class Note:
     """A remark for the member about how their request was taken (a catalog key and its values)."""
@@ -75,6 +104,7 @@ class GenerateRequest:
     kind: Kind = Kind.IMAGINE
     sources: tuple[SourceImage, ...] = ()  # where the pictures come from, to fetch them again
     follow_up: FollowUp | None = None  # set for Kind.ACTION
+    parent: Parent | None = None  # the earlier result this one comes from
 
     @property
     def caption(self) -> str:
@@ -82,6 +112,11 @@ class GenerateRequest:
         if self.prompt or self.follow_up is None:
             return self.prompt
         return self.follow_up.caption
+
+    @property
+    def takes_pictures(self) -> bool:
+        """Whether inputs are prepared for it: members' pictures, or an earlier result's."""
+        return bool(self.sources) or (self.parent is not None and self.kind is not Kind.ACTION)
 
     def with_images(self, images: tuple[InputImage, ...]) -> GenerateRequest:
         return replace(self, images=images)
@@ -100,5 +135,9 @@ class GenerateRequest:
         raw["sources"] = tuple(SourceImage(**s) for s in raw.get("sources") or ())
         follow_up = raw.get("follow_up")
         raw["follow_up"] = FollowUp(**follow_up) if follow_up else None
+        parent = raw.get("parent")
+        raw["parent"] = (
+            Parent(parent["job_id"], parent["index"], Derivation(parent["how"])) if parent else None
+        )
         raw["model"] = raw.get("model") or ""
         return cls(**raw)

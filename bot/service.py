@@ -25,8 +25,8 @@ from bot.errors import (
     UpstreamBadResponse,
 )
 from bot.http import HttpClient
-from bot.imaging import FittedImage, fit_to_limit_async
-from bot.inputs import InputLimits, check_declared, load_inputs
+from bot.imaging import FittedImage, fit_to_limit_async, run_in_pool
+from bot.inputs import InputLimits, check_declared, load_inputs, prepare
 from bot.providers.base import (
     Action,
     Capabilities,
@@ -132,6 +132,7 @@ class ImageService:
         count: int = 1,
         images: tuple[InputImage, ...] = (),
         sources: Sequence[SourceImage] = (),
+        parent_pictures: int = 0,
     ) -> Plan:
         """Check a request cheaply against its model, before anything is deferred or spent.
 
@@ -148,7 +149,8 @@ class ImageService:
             raise EmptyPrompt()
         if len(prompt) > caps.max_prompt_chars:
             raise PromptTooLong(model=name, limit=caps.max_prompt_chars)
-        self._check_pictures(kind, name, caps, len(images) or len(sources), sources)
+        given = len(images) or len(sources) + parent_pictures
+        self._check_pictures(kind, name, caps, given, sources)
         if aspect_ratio and aspect_ratio not in caps.aspect_ratios:
             allowed = ", ".join(caps.aspect_ratios)
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
@@ -197,8 +199,11 @@ class ImageService:
             count=request.count,
             images=request.images,
             sources=request.sources,
+            parent_pictures=int(request.parent is not None and request.parent.uses_picture),
         )
-        return replace(plan, request=replace(plan.request, follow_up=request.follow_up))
+        return replace(
+            plan, request=replace(plan.request, follow_up=request.follow_up, parent=request.parent)
+        )
 
     def check_pictures(self, kind: Kind, model: str | None, sources: Sequence[SourceImage]) -> None:
         """Whether the model takes these pictures for this kind of request (count, declared type, size)."""
@@ -218,17 +223,21 @@ class ImageService:
         for source in sources:
             check_declared(source, self.settings.max_input_bytes)
 
-    async def load(self, plan: Plan) -> tuple[InputImage, ...]:
-        """Fetch and prepare a planned request's pictures for its model (after the defer: it is slow)."""
+    async def load(self, plan: Plan, pictures: tuple[bytes, ...] = ()) -> tuple[InputImage, ...]:
+        """Prepare a planned request's pictures for its model: `pictures` (an earlier result's, kept
+        by the bot) first, then the members' pictures, fetched (after the defer: it is slow)."""
         sources = plan.request.sources
-        if not sources:
+        if not sources and not pictures:
             return ()
         caps = self.providers[plan.route.format].capabilities(plan.route.name)
         limits = InputLimits(
             max_side=self.settings.input_max_side,
-            max_bytes=min(caps.max_image_bytes, caps.max_request_bytes // len(sources)),
+            max_bytes=min(caps.max_image_bytes, caps.max_request_bytes // (len(sources) + len(pictures))),
         )
-        return await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
+        kept = tuple([await run_in_pool(prepare, data, "picture", limits) for data in pictures])
+        if not sources:
+            return kept
+        return kept + await load_inputs(self.http, sources, limits, self.settings.max_input_bytes)
 
     async def run(
         self, plan: Plan, *, max_file_bytes: int, progress: ProgressCallback | None = None

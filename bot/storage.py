@@ -57,6 +57,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_user_day ON jobs (user_id, created_at);
     CREATE INDEX jobs_guild_day ON jobs (guild_id, created_at);
     """,
+    # A reply to a result, or a menu used on it, finds the result's job by its message.
+    """
+    CREATE INDEX jobs_message ON jobs (message_id);
+    """,
 )
 
 

@@ -116,7 +116,7 @@ class JobEngine:
         log.debug(
             "Job %d accepted: %s on %s for user %d", job.id, job.request.kind, job.model, job.origin.user_id
         )
-        if job.request.sources:
+        if job.request.takes_pictures:
             try:
                 await self.intake.prepare(active)
             except Exception as exc:

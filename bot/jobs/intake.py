@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from bot.errors import PictureGone
 from bot.jobs.state import Active, Board
 from bot.request import InputImage
 from bot.service import Plan
@@ -32,15 +33,38 @@ class Intake:
         # would double the bot's peak memory for a small gain in speed.
         declared = sum(source.size or 0 for source in job.request.sources)
         slots = INTAKE_AT_ONCE if declared > BIG_INTAKE_BYTES else 1
+        plan = Plan(job.request, route, job.notes)
         async with self._take(slots):
-            images = await board.service.load(Plan(job.request, route, job.notes))
+            images = await self._from_parent(plan)
+            if images is None:
+                kept = await self._parent_picture(plan)
+                images = await board.service.load(plan, kept)
         await board.files.save_inputs(job.id, images)
         active.images = images
         return images
 
+    async def _from_parent(self, plan: Plan) -> tuple[InputImage, ...] | None:
+        """A reroll sends its parent's own prepared inputs again, when they are still kept."""
+        parent = plan.request.parent
+        if parent is None or parent.uses_picture:
+            return None
+        return await self.board.files.load_inputs(parent.job_id)
+
+    async def _parent_picture(self, plan: Plan) -> tuple[bytes, ...]:
+        parent = plan.request.parent
+        if parent is None or not parent.uses_picture:
+            return ()
+        data = await self.board.files.load_picture(parent.job_id, parent.index)
+        if data is None:
+            raise PictureGone(f"job {parent.job_id} picture {parent.index}", hours=self._hours())
+        return (data,)
+
+    def _hours(self) -> int:
+        return round(self.board.settings.result_retention_hours)
+
     async def images_for(self, active: Active) -> tuple[InputImage, ...]:
         """The pictures for a run: from memory, else from disk (after a restart), else fetched again."""
-        if active.images is not None or not active.job.request.sources:
+        if active.images is not None or not active.job.request.takes_pictures:
             return active.images or ()
         stored = await self.board.files.load_inputs(active.job.id)
         if stored is None:

@@ -148,13 +148,15 @@ class Runner:
         active.phase = Phase.DELIVERING
         try:
             async with active.message_lock:
-                await sink.deliver(job, delivery)
+                message_id = await sink.deliver(job, delivery)
         except Exception as exc:
             # Nowhere to post (no permission, channel gone): record it rather than retry forever.
             log.warning("Job %d: the result could not be posted (%s: %s)", job.id, type(exc).__name__, exc)
             await board.store.update(job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
         else:
-            await board.store.update(job, delivered_at=board.now())
+            # The result's message, so a reply to it or a menu on it finds this job again.
+            shown = {"message_id": message_id} if message_id else {}
+            await board.store.update(job, delivered_at=board.now(), **shown)
         finally:
             board.forget(active)
 
@@ -177,7 +179,7 @@ class Runner:
     async def end(self, active: Active, status: JobStatus, **fields: Any) -> None:
         board = self.board
         await board.store.update(active.job, status=status, finished_at=board.now(), **fields)
-        if active.job.request.sources:
+        if active.job.request.takes_pictures:
             await board.files.drop_inputs(active.job.id)
         board.forget(active)
 

@@ -30,7 +30,8 @@ class JobSink(Protocol):
     async def progress(self, job: Job, view: ProgressView) -> int | None:
         """Show where the job stands; return the id of the message that shows it, if known."""
 
-    async def deliver(self, job: Job, delivery: Delivery) -> None: ...
+    async def deliver(self, job: Job, delivery: Delivery) -> int | None:
+        """Post the result; return the id of the message that shows it, if known."""
 
     async def fail(self, job: Job, error: BaseException) -> None: ...
 

@@ -70,6 +70,9 @@ class JobStore(Protocol):
     async def unfinished(self) -> list[Job]:
         """Jobs a restart must pick up: queued or running, or done but never delivered."""
 
+    async def for_message(self, message_id: int) -> Job | None:
+        """The finished job whose result the message shows."""
+
     async def units_since(
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> int:
@@ -154,6 +157,14 @@ class SqliteJobStore:
 
     async def get(self, job_id: int) -> Job | None:
         async with self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _job(row) if row else None
+
+    async def for_message(self, message_id: int) -> Job | None:
+        async with self.conn.execute(
+            "SELECT * FROM jobs WHERE message_id = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            (message_id, JobStatus.DONE.value),
+        ) as cursor:
             row = await cursor.fetchone()
         return _job(row) if row else None
 

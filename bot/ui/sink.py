@@ -58,21 +58,21 @@ class DiscordSink:
         )
         return message.id
 
-    async def deliver(self, job: Job, delivery: Delivery) -> None:
+    async def deliver(self, job: Job, delivery: Delivery) -> int | None:
         self._typing.pop(job.id, None)
         origin = job.origin
         shown = result_message(delivery, self.bot.catalog, origin.locale, origin.user_name, origin.avatar_url)
         view = await action_view(self.bot, delivery)
         if is_live(job):
             try:
-                await self._webhook(job).edit_message(
+                message = await self._webhook(job).edit_message(
                     "@original",  # type: ignore[arg-type]
                     content=None,
                     embed=shown["embed"],
                     attachments=shown["attachments"],
                     view=None if view is discord.utils.MISSING else view,
                 )
-                return
+                return message.id
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 # Token gone, Discord failing or the network: the channel is the way left.
                 log.info(
@@ -83,8 +83,11 @@ class DiscordSink:
         late = None
         if origin.token is not None:
             late = self.bot.catalog.text("job.late", origin.locale, mention=f"<@{origin.user_id}>")
-        await self._post(job, content=late, embed=shown["embed"], files=shown["attachments"], view=view)
+        posted = await self._post(
+            job, content=late, embed=shown["embed"], files=shown["attachments"], view=view
+        )
         await self._settle_original(job)
+        return posted.id
 
     async def _settle_original(self, job: Job) -> None:
         """After a late post, take the progress text and Cancel button off the command's message."""
@@ -138,7 +141,7 @@ class DiscordSink:
             return False
         return bool(message.attachments)
 
-    async def _post(self, job: Job, **fields: Any) -> None:
+    async def _post(self, job: Job, **fields: Any) -> discord.Message:
         origin = job.origin
         channel = self.bot.get_partial_messageable(origin.channel_id, guild_id=origin.guild_id)
         target = origin.reply_to or job.message_id
@@ -153,4 +156,4 @@ class DiscordSink:
         if fields.get("view") is discord.utils.MISSING:
             del fields["view"]
         # The nonce makes Discord drop a second copy of the same job's post (a retry after a restart).
-        await channel.send(reference=reference, mention_author=False, nonce=f"bb{job.id}", **fields)
+        return await channel.send(reference=reference, mention_author=False, nonce=f"bb{job.id}", **fields)

@@ -117,8 +117,9 @@ class RecordingSink:
         await self._record("progress", job, view)
         return self.message_ids.get(job.id)
 
-    async def deliver(self, job: Job, delivery: Delivery) -> None:
+    async def deliver(self, job: Job, delivery: Delivery) -> int | None:
         await self._record("deliver", job, delivery)
+        return 900_000 + job.id  # the result's message
 
     async def fail(self, job: Job, error: BaseException) -> None:
         await self._record("fail", job, error)
@@ -242,13 +243,14 @@ class FakeService:
         self.route(model)
         return self.timings.get(model, Timing(60.0))
 
-    async def load(self, plan: Plan) -> tuple[InputImage, ...]:
+    async def load(self, plan: Plan, pictures: tuple[bytes, ...] = ()) -> tuple[InputImage, ...]:
         self.loads.append(plan)
         if self.load_gate is not None:
             await self.load_gate.wait()
         if self.load_error is not None:
             raise self.load_error
-        return tuple(InputImage(PNG, "image/png") for _ in plan.request.sources)
+        kept = tuple(InputImage(data, "image/png") for data in pictures)
+        return kept + tuple(InputImage(PNG, "image/png") for _ in plan.request.sources)
 
     async def run(
         self, plan: Plan, *, max_file_bytes: int, progress: ProgressCallback | None = None
