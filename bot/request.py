@@ -105,10 +105,13 @@ class GenerateRequest:
     sources: tuple[SourceImage, ...] = ()  # where the pictures come from, to fetch them again
     follow_up: FollowUp | None = None  # set for Kind.ACTION
     parent: Parent | None = None  # the earlier result this one comes from
+    shown: str = ""  # what its card shows as the prompt, when the API is sent an instruction instead
 
     @property
     def caption(self) -> str:
         """What the result shows as its prompt: the member's words, else the action's name."""
+        if self.shown:
+            return self.shown
         if self.prompt or self.follow_up is None:
             return self.prompt
         return self.follow_up.caption

@@ -201,9 +201,10 @@ class ImageService:
             sources=request.sources,
             parent_pictures=int(request.parent is not None and request.parent.uses_picture),
         )
-        return replace(
-            plan, request=replace(plan.request, follow_up=request.follow_up, parent=request.parent)
+        planned = replace(
+            plan.request, follow_up=request.follow_up, parent=request.parent, shown=request.shown
         )
+        return replace(plan, request=planned)
 
     def check_pictures(self, kind: Kind, model: str | None, sources: Sequence[SourceImage]) -> None:
         """Whether the model takes these pictures for this kind of request (count, declared type, size)."""

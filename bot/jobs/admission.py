@@ -8,9 +8,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bot.errors import Cooldown, DailyLimitReached, NotAllowed, QueueFull, Restarting, UserBusy
+from bot.errors import (
+    AlreadyOnIt,
+    Cooldown,
+    DailyLimitReached,
+    NotAllowed,
+    QueueFull,
+    Restarting,
+    UserBusy,
+)
 from bot.jobs.access import Member, is_allowed, is_exempt
 from bot.jobs.state import Board, Phase
+from bot.request import GenerateRequest
 
 DAY = 86400.0
 
@@ -41,6 +50,19 @@ class Admission:
         if not is_allowed(settings, member):
             raise NotAllowed()  # buttons and modals too, which the command tree's check never sees
         return is_exempt(settings, member)
+
+    def check_twice(self, member: Member, request: GenerateRequest) -> None:
+        """A follow-up pressed again by the same member while the first press runs is one job."""
+        if request.parent is None:
+            return
+        for active in self.board.open_jobs():
+            earlier = active.job
+            if (
+                earlier.origin.user_id == member.user_id
+                and earlier.request.parent == request.parent
+                and earlier.request.prompt == request.prompt
+            ):
+                raise AlreadyOnIt(f"job {earlier.id}")
 
     def check_room(self, member: Member, exempt: bool) -> None:
         board, settings = self.board, self.board.settings

@@ -13,9 +13,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import Settings
+from bot.errors import PictureGone
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
 from bot.jobs.files import JobFiles
@@ -26,7 +27,7 @@ from bot.jobs.progress import ProgressShow
 from bot.jobs.runner import Runner
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import JobStore, ModelStats
-from bot.request import GenerateRequest, Kind
+from bot.request import Derivation, GenerateRequest, Kind, Parent
 from bot.service import ImageService
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class JobEngine:
         plan = self.service.plan_request(request)
         units = plan.request.count if plan.request.kind is not Kind.ACTION else 1
         async with self._admit_lock:
+            self.admission.check_twice(member, plan.request)
             self.admission.check_room(member, exempt)
             if not exempt:
                 await self.admission.check_limits(member, units)
@@ -139,6 +141,26 @@ class JobEngine:
     def abandon(self, job: Job) -> None:
         """The member never saw the job accepted (the interaction could not be answered)."""
         self.board.pending.pop(id(job), None)
+
+    async def result_of(self, job_id: int) -> Job:
+        """A finished job whose pictures its buttons may still work on; PictureGone past retention."""
+        job = await self.store.get(job_id)
+        if job is None or not self.lifecycle.kept(job):
+            hours = round(self.settings.result_retention_hours)
+            raise PictureGone(f"job {job_id}", hours=hours)
+        return job
+
+    async def for_message(self, message_id: int) -> Job | None:
+        """The job whose result a message shows, while its pictures are kept (replies, menus)."""
+        job = await self.store.for_message(message_id)
+        return job if job is not None and self.lifecycle.kept(job) else None
+
+    async def pick(self, parent: Job, index: int, origin: Origin, member: Member) -> Job:
+        """One picture of a set, alone on its own card with its own buttons; no API call."""
+        self.admission.check_access(member)
+        request = replace(parent.request, count=1, parent=Parent(parent.id, index, Derivation.PICK))
+        job = Job(0, request, origin, 0, parent.notes, created_at=self.clock())
+        return await self.lifecycle.copy_result(parent, index, job)
 
     def cancel(self, job_id: int, member: Member) -> Job:
         """Cancel a job for its requester or a moderator; answered at once, shown in the background."""

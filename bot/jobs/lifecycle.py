@@ -7,12 +7,12 @@ import asyncio
 import contextlib
 import logging
 
-from bot.errors import BotError
-from bot.imaging import FittedImage
+from bot.errors import BotError, PictureGone
+from bot.imaging import FittedImage, fit_to_limit_async
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.progress import ProgressShow
 from bot.jobs.queue import Entry
-from bot.jobs.runner import Runner
+from bot.jobs.runner import Runner, stored_result
 from bot.jobs.state import Active, Board, Phase, ProgressView
 from bot.jobs.store import StoredResult
 from bot.providers.base import Action
@@ -93,6 +93,33 @@ class Lifecycle:
             task_id=stored.task_id,
             actions=tuple(Action(*action) for action in stored.actions),
         )
+
+    def kept(self, job: Job) -> bool:
+        """Whether a job's result is still kept for its buttons (RESULT_RETENTION_HOURS)."""
+        board = self.board
+        if job.status is not JobStatus.DONE or job.finished_at is None:
+            return False
+        return board.now() - job.finished_at <= board.settings.result_retention_hours * 3600
+
+    async def copy_result(self, parent: Job, index: int, job: Job) -> Job:
+        """Journal `job` as done with one of `parent`'s pictures as its result, and show it."""
+        board = self.board
+        data = await board.files.load_picture(parent.id, index)
+        stored = await board.store.result(parent.id)
+        if data is None or stored is None:
+            hours = round(board.settings.result_retention_hours)
+            raise PictureGone(f"job {parent.id} picture {index}", hours=hours)
+        fitted = await fit_to_limit_async(data, job.origin.upload_limit)
+        route, _ = board.service.route(job.model)
+        await board.store.add(job)
+        original = None if fitted.data is data else data
+        await board.files.save_results(job.id, (fitted,), (original,))
+        delivery = Delivery((fitted,), "", Plan(job.request, route, job.notes), stored.seconds)
+        await board.store.set_result(job, stored_result(delivery), board.now())
+        active = Active(job, route.format, phase=Phase.DELIVERING)
+        board.active[job.id] = active
+        await self.runner.deliver(active, delivery)
+        return job
 
     async def janitor(self, every: float) -> None:
         while True:
