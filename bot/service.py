@@ -38,7 +38,7 @@ from bot.providers.base import (
     ProgressCallback,
     TaskProvider,
 )
-from bot.request import Note, SourceImage
+from bot.request import Derivation, Note, SourceImage
 from bot.routing import ModelRoute
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,16 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a result came from, for the link on its card: how, and the earlier result's message."""
+
+    how: Derivation
+    channel_id: int
+    message_id: int
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Delivery:
     images: tuple[FittedImage, ...]
     text: str
@@ -81,6 +91,7 @@ class Delivery:
     # The API's own bytes of each picture, where fitting it for Discord changed them: follow-ups
     # (vary, upscale, edit …) start from these, not from the re-encoded upload.
     originals: tuple[bytes | None, ...] = ()
+    lineage: Lineage | None = None
 
 
 class ImageService:
@@ -115,6 +126,13 @@ class ImageService:
         _, provider = self.route(model)
         seconds = max(self.settings.job_timeout, provider.time_limit or 0.0)
         return Timing(seconds, restarts_on_progress=isinstance(provider, TaskProvider))
+
+    def action_derivation(self, model: str, custom_id: str) -> Derivation:
+        """What a task API's follow-up action does, in the bot's own words (for the lineage)."""
+        _, provider = self.route(model)
+        if isinstance(provider, TaskProvider):
+            return provider.action_derivation(custom_id)
+        return Derivation.EDIT
 
     def action_needs_prompt(self, model: str, custom_id: str) -> bool:
         """Whether a result's follow-up action asks the member for words before it runs."""

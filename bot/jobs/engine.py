@@ -150,6 +150,11 @@ class JobEngine:
             raise PictureGone(f"job {job_id}", hours=hours)
         return job
 
+    async def requester(self, job_id: int) -> int | None:
+        """Who asked for a job (the member who may delete its result)."""
+        job = self.job(job_id) or await self.store.get(job_id)
+        return job.origin.user_id if job is not None else None
+
     async def for_message(self, message_id: int) -> Job | None:
         """The job whose result a message shows, while its pictures are kept (replies, menus)."""
         job = await self.store.for_message(message_id)

@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from bot.errors import BotError, JobAlreadyOver, JobTimedOut, NotYourJob, UpstreamError
@@ -18,7 +19,7 @@ from bot.jobs.queue import Entry
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import StoredResult
 from bot.providers.base import Progress
-from bot.service import Delivery, Plan
+from bot.service import Delivery, Lineage, Plan
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Runner:
         board, job = self.board, active.job
         sink = board.require_sink()
         active.phase = Phase.DELIVERING
+        delivery = replace(delivery, lineage=await self._lineage(job))
         try:
             async with active.message_lock:
                 message_id = await sink.deliver(job, delivery)
@@ -159,6 +161,16 @@ class Runner:
             await board.store.update(job, delivered_at=board.now(), **shown)
         finally:
             board.forget(active)
+
+    async def _lineage(self, job: Job) -> Lineage | None:
+        parent = job.request.parent
+        if parent is None:
+            return None
+        earlier = await self.board.store.get(parent.job_id)
+        if earlier is None or earlier.message_id is None:
+            return None
+        origin = earlier.origin
+        return Lineage(parent.how, origin.channel_id, earlier.message_id, origin.guild_id)
 
     async def failed(self, active: Active, error: Exception) -> None:
         job = active.job

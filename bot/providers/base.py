@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 from bot.errors import UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
+from bot.request import Derivation
 
 # The adapters' request, re-exported from its one home.
 from bot.request import GenerateRequest as GenerateRequest
@@ -198,6 +199,10 @@ class TaskProvider(ImageProvider):
     @abstractmethod
     async def cancel(self, task_id: str) -> None:
         """Ask the API to drop a task; quiet when it cannot."""
+
+    @abstractmethod
+    def action_derivation(self, custom_id: str) -> Derivation:
+        """What a follow-up action does, in the bot's own terms (pick one picture, vary, zoom …)."""
 
     @abstractmethod
     def action_needs_prompt(self, custom_id: str) -> bool:

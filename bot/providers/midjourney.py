@@ -30,6 +30,7 @@ from bot.providers.base import (
     ProgressCallback,
     TaskProvider,
 )
+from bot.request import Derivation
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -53,6 +54,13 @@ _OFFERED = re.compile(
     r"^MJ::(JOB::(upsample|variation|reroll|high_variation|low_variation|pan_)|Outpaint::|CustomZoom::)"
 )
 _NEEDS_PROMPT = re.compile(r"^MJ::CustomZoom::")
+_DERIVATIONS = (
+    (re.compile(r"^MJ::JOB::upsample"), Derivation.PICK),
+    (re.compile(r"^MJ::JOB::(variation|low_variation)"), Derivation.VARY),
+    (re.compile(r"^MJ::JOB::high_variation"), Derivation.VARY_STRONG),
+    (re.compile(r"^MJ::JOB::reroll"), Derivation.REROLL),
+    (re.compile(r"^MJ::(Outpaint::|CustomZoom::|JOB::pan_)"), Derivation.ZOOM),
+)
 _EMPTY_FETCHES_ALLOWED = 5
 _QUEUE_FULL_RETRIES = 2
 
@@ -158,6 +166,12 @@ class MidjourneyProvider(TaskProvider):
         # new-api lists one billing name per Midjourney action (mj_imagine, mj_upscale, …); only the
         # model itself makes pictures from a prompt.
         return not re.match(r"mj_", name.lower())
+
+    def action_derivation(self, custom_id: str) -> Derivation:
+        for pattern, how in _DERIVATIONS:
+            if pattern.match(custom_id):
+                return how
+        return Derivation.EDIT
 
     def action_needs_prompt(self, custom_id: str) -> bool:
         return needs_prompt(custom_id)

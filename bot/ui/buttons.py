@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
 import discord
 
 from bot.errors import TaskExpired
 from bot.jobs.model import Job
-from bot.request import FollowUp, GenerateRequest, Kind
+from bot.request import FollowUp, GenerateRequest, Kind, Parent
 from bot.service import Delivery
 from bot.storage import StoredAction
 from bot.ui.client import BananaBot
@@ -104,20 +105,28 @@ class ActionPromptModal(GuardedModal):
 async def run_action(
     interaction: discord.Interaction[BananaBot], stored: StoredAction, prompt: str | None
 ) -> None:
+    bot = interaction.client
     label = stored.action.label or stored.action.emoji
-    caption = interaction.client.catalog.text("actions.from", interaction.locale.value, label=label)
+    caption = bot.catalog.text("actions.from", interaction.locale.value, label=label)
     follow_up = FollowUp(stored.task_id, stored.action.custom_id, caption)
     request = GenerateRequest(prompt or "", stored.model, kind=Kind.ACTION, follow_up=follow_up)
+    # The card the button is on names the request it came from: its prompt and shape carry on.
+    parent = await bot.jobs.for_message(interaction.message.id) if interaction.message else None
+    if parent is not None:
+        how = bot.images.action_derivation(stored.model, stored.action.custom_id)
+        request = replace(
+            request,
+            aspect_ratio=parent.request.aspect_ratio,
+            shown=prompt or parent.request.caption,
+            parent=Parent(parent.id, 0, how),
+        )
     await run_job(interaction, request)
 
 
-async def action_view(bot: BananaBot, delivery: Delivery) -> discord.ui.View | discord.utils._MissingSentinel:
-    """Buttons for a result's follow-ups, or MISSING when it has none."""
+async def task_buttons(bot: BananaBot, delivery: Delivery) -> list[ActionButton]:
+    """A task API's own follow-up buttons on its result (none when it offers none)."""
     actions = delivery.actions[:MAX_BUTTONS]
     if not actions or delivery.task_id is None:
-        return discord.utils.MISSING
+        return []
     ids = await bot.actions.add(delivery.plan.route.name, delivery.task_id, actions)
-    view = discord.ui.View(timeout=None)
-    for action_id, action in zip(ids, actions, strict=True):
-        view.add_item(ActionButton(action_id, action.label, action.emoji))
-    return view
+    return [ActionButton(i, a.label, a.emoji) for i, a in zip(ids, actions, strict=True)]

@@ -15,7 +15,7 @@ from bot.service import Delivery
 BANANA_YELLOW = 0xFFD43B
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -28,12 +28,12 @@ def result_message(
         discord.File(
             io.BytesIO(image.data),
             filename=f"bananabot_{index + 1}.{image.filename_extension}",
-            description=_clip(request.caption, 1000),
+            description=clip(request.caption, 1000),
         )
         for index, image in enumerate(delivery.images)
     ]
     embed = discord.Embed(
-        description=_clip(discord.utils.escape_markdown(request.caption), 1500), colour=BANANA_YELLOW
+        description=clip(discord.utils.escape_markdown(request.caption), 1500), colour=BANANA_YELLOW
     )
     embed.set_author(name=catalog.text("embed.requested_by", locale, name=requester), icon_url=avatar_url)
     embed.add_field(name=catalog.text("embed.model", locale), value=request.model)
@@ -48,7 +48,7 @@ def result_message(
     if delivery.text:
         embed.add_field(
             name=catalog.text("embed.model_said", locale),
-            value=_clip(discord.utils.escape_markdown(delivery.text), 1000),
+            value=clip(discord.utils.escape_markdown(delivery.text), 1000),
             inline=False,
         )
     if delivery.notes:

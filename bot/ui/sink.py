@@ -12,9 +12,11 @@ import discord
 from bot.jobs.model import Job
 from bot.jobs.state import ProgressView
 from bot.service import Delivery
-from bot.ui.buttons import CancelButton, action_view, is_live
+from bot.ui.buttons import CancelButton, is_live, task_buttons
+from bot.ui.card import result_card
 from bot.ui.client import BananaBot
-from bot.ui.render import progress_message, result_message
+from bot.ui.render import progress_message
+from bot.ui.result_buttons import result_buttons
 from bot.ui.tree import error_text
 
 log = logging.getLogger(__name__)
@@ -61,16 +63,17 @@ class DiscordSink:
     async def deliver(self, job: Job, delivery: Delivery) -> int | None:
         self._typing.pop(job.id, None)
         origin = job.origin
-        shown = result_message(delivery, self.bot.catalog, origin.locale, origin.user_name, origin.avatar_url)
-        view = await action_view(self.bot, delivery)
+        buttons = await self._buttons(job, delivery)
         if is_live(job):
+            card, files = result_card(job, delivery, self.bot.catalog, origin.locale, buttons)
             try:
+                # The progress message becomes the card: its text and embed go, the flag stays.
                 message = await self._webhook(job).edit_message(
                     "@original",  # type: ignore[arg-type]
                     content=None,
-                    embed=shown["embed"],
-                    attachments=shown["attachments"],
-                    view=None if view is discord.utils.MISSING else view,
+                    embed=None,
+                    attachments=files,
+                    view=card,
                 )
                 return message.id
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
@@ -78,16 +81,20 @@ class DiscordSink:
                 log.info(
                     "Job %d: editing the command's message failed (%s); posting in the channel", job.id, exc
                 )
-                for file in shown["attachments"]:
-                    file.reset()
         late = None
         if origin.token is not None:
             late = self.bot.catalog.text("job.late", origin.locale, mention=f"<@{origin.user_id}>")
-        posted = await self._post(
-            job, content=late, embed=shown["embed"], files=shown["attachments"], view=view
-        )
+        card, files = result_card(job, delivery, self.bot.catalog, origin.locale, buttons, heading=late)
+        posted = await self._post(job, files=files, view=card)
         await self._settle_original(job)
         return posted.id
+
+    async def _buttons(self, job: Job, delivery: Delivery) -> list[discord.ui.Item[discord.ui.LayoutView]]:
+        # A task API's own buttons where it offers them (they act on its task), else the bot's.
+        native = await task_buttons(self.bot, delivery)
+        if native:
+            return list(native)
+        return list(result_buttons(self.bot, job, delivery, job.origin.locale))
 
     async def _settle_original(self, job: Job) -> None:
         """After a late post, take the progress text and Cancel button off the command's message."""
