@@ -260,8 +260,11 @@ def _mirror(modal: Mapping[str, Any], values: Mapping[str, FieldValue]) -> list[
         given = values.get(key)
         if kind == 19:
             uploads = list(given) if given is not None and not isinstance(given, str) else []
-            low, high = component.get("min_values", 1), component.get("max_values", 1)
-            required = component.get("required", True)
+            # Discord's defaults (discord.py sends null for the ones not given).
+            low, high = (
+                1 if component.get(k) is None else component[k] for k in ("min_values", "max_values")
+            )
+            required = component.get("required") is not False
             assert (not uploads and not required) or low <= len(uploads) <= high, (
                 f"file upload {key!r} takes {low}..{high} files, not {len(uploads)}"
             )
