@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image
 
 from tests.fakes.discord import Call, FakeDiscord, SentInteraction
+from tests.fakes.discord_components import IS_COMPONENTS_V2, MEDIA_GALLERY, TEXT_DISPLAY, buttons_in, walk
 
 EPHEMERAL = 64
 
@@ -60,3 +62,56 @@ async def wait_result(discord_fake: FakeDiscord, sent: SentInteraction, timeout:
 
 def images_of(call: Call) -> list[Image.Image]:
     return [Image.open(io.BytesIO(f.data)) for f in call.files]
+
+
+# --- reading messages and Components V2 cards -----------------------------------------------------
+#
+# Each reader takes what the bot sent (a `Call`, or its payload: a message body or an interaction
+# callback `{"type": 4 | 7, "data": ...}`) or a message as Discord stored it (`original_message`,
+# `bot_posts`). Stored messages show gallery media as CDN URLs, what the bot sent as `attachment://`.
+
+Sent = Call | Mapping[str, Any]
+
+
+def _body(source: Sent) -> Mapping[str, Any]:
+    body = (source.payload if isinstance(source, Call) else source) or {}
+    if "components" not in body and isinstance(body.get("data"), Mapping):
+        return body["data"]  # an interaction callback
+    return body
+
+
+def is_card(source: Sent) -> bool:
+    """Whether it is a Components V2 message (flag IS_COMPONENTS_V2). An edit may leave the flag out
+    and still be a card: read the stored message for that."""
+    return bool((_body(source).get("flags") or 0) & IS_COMPONENTS_V2)
+
+
+def buttons_of(source: Sent) -> list[dict[str, Any]]:
+    """Every button, in order, wherever it sits: action rows, containers, sections' accessories.
+    Each has `label`, `emoji`, `custom_id`, `style` and `disabled` (None or False when absent)."""
+    return [
+        {"label": None, "emoji": None, "custom_id": None, "disabled": False, **button}
+        for button in buttons_in(_body(source).get("components") or [])
+    ]
+
+
+def button_labelled(source: Sent, label: str) -> dict[str, Any]:
+    """The one button whose label (or emoji name) is `label`."""
+    found = [b for b in buttons_of(source) if label in (b["label"], (b["emoji"] or {}).get("name"))]
+    assert len(found) == 1, f"{len(found)} buttons labelled {label!r} in {buttons_of(source)}"
+    return found[0]
+
+
+def card_texts(source: Sent) -> list[str]:
+    """Every text display's content, in document order."""
+    return [c["content"] for _, c in walk(_body(source).get("components") or []) if c["type"] == TEXT_DISPLAY]
+
+
+def gallery_of(source: Sent) -> list[str]:
+    """The media URLs of every media gallery, in order."""
+    return [
+        item["media"]["url"]
+        for _, c in walk(_body(source).get("components") or [])
+        if c["type"] == MEDIA_GALLERY
+        for item in c.get("items") or []
+    ]

@@ -3,102 +3,77 @@
 A real discord.py client logs in to it; tests push INTERACTION_CREATE events through the gateway and
 read back what the bot sent (callbacks, webhook edits and followups, multipart files included).
 The wire details follow shared/discord.md (discord.py 2.7).
+
+Its parts live beside it: `discord_payloads` (ids, users, messages, the interaction payloads tests
+push), `discord_calls` (the record of requests), `discord_messages` (the message store) and
+`discord_components` (the rules Discord applies to components, Components V2 included). Messages
+are refused as Discord refuses them (400 Invalid Form Body); `FakeDiscord.refusals` lists those.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeServer, Upload, read_parts, stored_file
+from tests.fakes.discord_calls import (
+    Call,
+    CallLog,
+    SentInteraction,
+    invalid_token,
+    is_progress,
+    read_body,
+)
+from tests.fakes.discord_calls import json_response as _json
+from tests.fakes.discord_components import IS_COMPONENTS_V2, buttons_in
+from tests.fakes.discord_messages import MessageStore, Refused
+from tests.fakes.discord_payloads import (
+    APP_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    DEFAULT_UPLOAD_LIMIT,
+    GUILD_ID,
+    MEMBER_PERMISSIONS,
+    OWNER,
+    PLAIN_PERMISSIONS,
+    PayloadBuilder,
+    created_at,
+    message_object,
+    snowflake,
+    user,
+)
+from tests.fakes.server import FakeServer, Upload, stored_file
 
-APP_ID = "100000000000000001"
-GUILD_ID = "100000000000000003"
-CHANNEL_ID = "100000000000000004"
-BOT_USER = {"id": APP_ID, "username": "bananabot", "discriminator": "0", "avatar": None, "bot": True}
-OWNER = {"id": "100000000000000002", "username": "owner", "discriminator": "0", "avatar": None}
-MEMBER_PERMISSIONS = "2251799813685247"
-# View channel, send messages, attach files, use application commands: no moderation rights.
-PLAIN_PERMISSIONS = str(1024 | 2048 | 32768 | 2147483648)
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+# Names tests import from here (the payload builders and the component rules live beside this module).
+__all__ = [
+    "APP_ID",
+    "BOT_USER",
+    "CHANNEL_ID",
+    "DEFAULT_UPLOAD_LIMIT",
+    "GUILD_ID",
+    "IS_COMPONENTS_V2",
+    "MEMBER_PERMISSIONS",
+    "OWNER",
+    "PLAIN_PERMISSIONS",
+    "Call",
+    "FakeDiscord",
+    "SentInteraction",
+    "buttons_in",
+    "invalid_token",
+    "is_progress",
+    "message_object",
+    "read_body",
+    "snowflake",
+    "user",
+]
 
-DISCORD_EPOCH_MS = 1420070400000
 TOKEN_LIFETIME = 15 * 60
 
 
-def invalid_token() -> web.Response:
-    return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
-
-
-_sequence = itertools.count(1)
-
-
-def snowflake(at: float | None = None) -> str:
-    """A unique id whose embedded time is `at` (default now), as Discord's ids carry theirs."""
-    stamp = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
-    return str((stamp << 22) | (next(_sequence) & 0x3FFFFF))
-
-
-def user(user_id: str = "100000000000000005", name: str = "alice") -> dict[str, Any]:
-    return {"id": user_id, "username": name, "discriminator": "0", "avatar": None, "global_name": None}
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    # discord.py parses JSON only when the content type is exactly application/json.
-    return web.Response(
-        status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
-    )
-
-
-@dataclass
-class Call:
-    """One REST request the bot made."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    payload: Any
-    files: list[Upload] = field(default_factory=list)
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class SentInteraction:
-    payload: dict[str, Any]
-    sent_at: float
-
-    @property
-    def id(self) -> str:
-        return self.payload["id"]
-
-    @property
-    def token(self) -> str:
-        return self.payload["token"]
-
-
-async def read_body(request: web.Request) -> tuple[Any, list[Upload]]:
-    if request.content_type.startswith("multipart/"):
-        payload: Any = None
-        files: list[Upload] = []
-        for part in await read_parts(request):
-            if part.name == "payload_json":
-                payload = json.loads(part.data)
-            else:
-                files.append(part)
-        return payload, files
-    raw = await request.read()
-    return (json.loads(raw) if raw else None), []
-
-
-class FakeDiscord(FakeServer):
+class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
     def __init__(self) -> None:
         super().__init__(client_max_size=200 * 1024 * 1024)
         r = self.app.router
@@ -163,44 +138,6 @@ class FakeDiscord(FakeServer):
         self.cdn[name] = (data, content_type)
         return f"{self.base}/cdn/{name}"
 
-    # --- what the bot did -------------------------------------------------------------------------
-
-    async def _record(self, call: Call) -> None:
-        async with self._changed:
-            self.calls.append(call)
-            self._changed.notify_all()
-
-    async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 10.0) -> Call:
-        """The first call (past or future) that matches."""
-
-        def find() -> Call | None:
-            return next((c for c in self.calls if predicate(c)), None)
-
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: find() is not None), timeout)
-        found = find()
-        assert found is not None
-        return found
-
-    def calls_for(self, token: str) -> list[Call]:
-        return [c for c in self.calls if token in c.path]
-
-    async def wait_final(self, sent: SentInteraction, timeout: float = 10.0) -> Call:
-        """The call that finished an interaction: an edit of @original or a followup (not a
-        progress edit, which carries the job's Cancel button)."""
-        return await self.wait_for(
-            lambda c: (
-                sent.token in c.path
-                and c.method in ("PATCH", "POST")
-                and "/webhooks/" in c.path
-                and not is_progress(c)
-            ),
-            timeout,
-        )
-
-    def callback(self, sent: SentInteraction) -> Call | None:
-        return next((c for c in self.calls if c.path.endswith(f"/{sent.id}/{sent.token}/callback")), None)
-
     # --- gateway ----------------------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -242,139 +179,11 @@ class FakeDiscord(FakeServer):
         await self.dispatch("INTERACTION_CREATE", payload)
         return sent
 
-    # --- interaction payloads ---------------------------------------------------------------------
-
-    def interaction(
-        self,
-        kind: int,
-        data: dict[str, Any],
-        *,
-        locale: str = "en-US",
-        member: dict[str, Any] | None = None,
-        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
-        message: dict[str, Any] | None = None,
-        created_at: float | None = None,
-        roles: list[str] | None = None,
-        permissions: str = MEMBER_PERMISSIONS,
-        guild_id: str = GUILD_ID,
-        channel_id: str = CHANNEL_ID,
-    ) -> dict[str, Any]:
-        """An interaction; `created_at` back-dates it (its token dies 15 minutes after that)."""
-        payload: dict[str, Any] = {
-            "id": snowflake(created_at),
-            "application_id": APP_ID,
-            "type": kind,
-            "token": f"tok-{snowflake()}",
-            "version": 1,
-            "attachment_size_limit": upload_limit,
-            "guild_id": guild_id,
-            "channel_id": channel_id,
-            "channel": {"id": channel_id, "type": 0, "name": "general", "position": 0, "guild_id": guild_id},
-            "member": {
-                "user": (member or user()),
-                "roles": roles or [],
-                "flags": 0,
-                "joined_at": "2024-01-01T00:00:00+00:00",
-                "permissions": permissions,
-            },
-            "app_permissions": MEMBER_PERMISSIONS,
-            "locale": locale,
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": guild_id},
-            "context": 0,
-            "data": data,
-        }
-        if message is not None:
-            payload["message"] = message
-        return payload
-
-    def slash(self, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-        """A slash command; attachment options are given as `attachment(...)` dicts."""
-        data: dict[str, Any] = {
-            "id": snowflake(),
-            "name": name,
-            "type": 1,
-            "options": _options(options or {}),
-        }
-        files = {v["id"]: v for v in (options or {}).values() if isinstance(v, dict)}
-        if files:
-            data["resolved"] = {"attachments": files}
-        return self.interaction(2, data, **kwargs)
-
-    def attachment(
-        self, filename: str, data: bytes, content_type: str | None = "image/png", size: int | None = None
-    ) -> dict[str, Any]:
-        """An uploaded file as Discord describes it; its URL serves `data` from the fake CDN."""
-        attachment_id = snowflake()
-        url = self.add_cdn_file(
-            f"{attachment_id}-{filename}", data, content_type or "application/octet-stream"
-        )
-        described: dict[str, Any] = {
-            "id": attachment_id,
-            "filename": filename,
-            "size": len(data) if size is None else size,
-            "url": f"{url}?ex=6a1b2c3d&is=6a1a0000&hm=abcdef",
-            "proxy_url": url,
-        }
-        if content_type:
-            described["content_type"] = content_type
-        return described
-
-    def message(
-        self,
-        content: str = "",
-        *,
-        attachments: list[dict[str, Any]] | None = None,
-        embeds: list[dict[str, Any]] | None = None,
-        author: dict[str, Any] | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        """A channel message as Discord sends it (for context menus and MESSAGE_CREATE)."""
-        return message_object(
-            content=content,
-            author=author or user(),
-            attachments=attachments or [],
-            embeds=embeds or [],
-            guild_id=GUILD_ID,
-            **extra,
-        )
-
-    def message_menu(self, name: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """A message context menu used on `message`."""
-        data = {
-            "id": snowflake(),
-            "name": name,
-            "type": 3,
-            "target_id": message["id"],
-            "resolved": {"messages": {message["id"]: message}},
-        }
-        return self.interaction(2, data, **kwargs)
-
-    def autocomplete(self, name: str, options: dict[str, Any], focused: str, **kwargs: Any) -> dict[str, Any]:
-        opts = _options(options)
-        for opt in opts:
-            if opt["name"] == focused:
-                opt["focused"] = True
-        return self.interaction(4, {"id": snowflake(), "name": name, "type": 1, "options": opts}, **kwargs)
-
     def original_message(self, token: str) -> dict[str, Any]:
         """The message an interaction's response became, as Discord would send it back."""
         message = self._find(token, "@original")
         assert message is not None, f"no response message for {token}"
         return dict(message)
-
-    def button(self, custom_id: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """A press of one of `message`'s buttons."""
-        data = {"custom_id": custom_id, "component_type": 2}
-        return self.interaction(3, data, message=message, **kwargs)
-
-    def modal_submit(self, custom_id: str, values: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-        rows = [
-            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
-            for key, value in values.items()
-        ]
-        return self.interaction(5, {"custom_id": custom_id, "components": rows}, **kwargs)
 
     # --- REST -------------------------------------------------------------------------------------
 
@@ -401,40 +210,49 @@ class FakeDiscord(FakeServer):
         )
 
     async def _callback(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        await self._record(
-            Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
-        )
+        call = await self._received(request)
+        payload, files = call.payload or {}, call.files
         iid, token = request.match_info["iid"], request.match_info["token"]
         kind = payload.get("type")
-        if kind in (4, 5):
-            data = payload.get("data") or {}
-            message = self._store(token, data, files, loading=kind == 5)
-            self.originals[token] = message["id"]
+        data = payload.get("data") or {}
+        try:
+            if kind in (4, 5):
+                message = self._store(token, data, files, loading=kind == 5, refusal_at=("data",))
+                self.originals[token] = message["id"]
+            elif kind == 7:  # UPDATE_MESSAGE: edits the message whose component was used
+                self._update_pressed(iid, data, files)
+        except Refused as refused:
+            return self._refuse(call, refused)
         return _json(
             {
                 "interaction": {"id": iid, "type": self.sent[iid].payload["type"] if iid in self.sent else 2},
                 "response_message_loading": kind == 5,
-                "response_message_ephemeral": bool((payload.get("data") or {}).get("flags", 0) & 64),
+                "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
             }
         )
+
+    def _update_pressed(self, iid: str, data: dict[str, Any], files: list[Upload]) -> None:
+        pressed = self.sent[iid].payload.get("message") if iid in self.sent else None
+        assert pressed is not None, "an UPDATE_MESSAGE callback for an interaction without a message"
+        stored = self._find_any(pressed["id"])
+        # A message the fake never stored (built by the test) is checked and changed as a copy.
+        self._edit(stored if stored is not None else dict(pressed), data, files, refusal_at=("data",))
 
     def token_expired(self, token: str) -> bool:
         """Discord honours an interaction token for 15 minutes from the interaction's creation."""
         sent = next((s for s in self.sent.values() if s.token == token), None)
         if sent is None:
             return False
-        created = ((int(sent.id) >> 22) + DISCORD_EPOCH_MS) / 1000
-        return time.time() > created + TOKEN_LIFETIME
+        return time.time() > created_at(sent.id) + TOKEN_LIFETIME
 
     async def _followup(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        await self._record(
-            Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
-        )
+        call = await self._received(request)
         if self.token_expired(request.match_info["token"]):
             return invalid_token()
-        return _json(self._store(request.match_info["token"], payload, files))
+        try:
+            return _json(self._store(request.match_info["token"], call.payload, call.files))
+        except Refused as refused:
+            return self._refuse(call, refused)
 
     async def _get_message(self, request: web.Request) -> web.Response:
         await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
@@ -444,18 +262,17 @@ class FakeDiscord(FakeServer):
         return _json(message) if message else _json({"message": "Unknown Message", "code": 10008}, 404)
 
     async def _edit_message(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        await self._record(
-            Call("PATCH", request.path, dict(request.query), dict(request.headers), payload, files)
-        )
+        call = await self._received(request)
         token, mid = request.match_info["token"], request.match_info["mid"]
         if self.token_expired(token):
             return invalid_token()
         message = self._find(token, mid)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
-        message.update(self._message_fields(payload, files))
-        return _json(message)
+        try:
+            return _json(self._edit(message, call.payload, call.files))
+        except Refused as refused:
+            return self._refuse(call, refused)
 
     async def _delete_message(self, request: web.Request) -> web.Response:
         await self._record(Call("DELETE", request.path, dict(request.query), dict(request.headers), None))
@@ -483,16 +300,17 @@ class FakeDiscord(FakeServer):
         return _json(echoed)
 
     async def _channel_send(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        await self._record(
-            Call("POST", request.path, dict(request.query), dict(request.headers), payload, files)
-        )
+        call = await self._received(request)
+        payload = call.payload or {}
         if request.match_info["cid"] in self.forbidden_channels:
             return _json({"message": "Missing Permissions", "code": 50013}, 403)
         nonce = payload.get("nonce")
         if nonce and payload.get("enforce_nonce") and nonce in self._nonces:
             return _json(self._nonces[nonce])  # Discord answers a repeated nonce with the first message
-        message = self._store(f"channel:{request.match_info['cid']}", payload, files)
+        try:
+            message = self._store(f"channel:{request.match_info['cid']}", payload, call.files)
+        except Refused as refused:
+            return self._refuse(call, refused)
         message["type"] = 19 if payload.get("message_reference") else 0
         if payload.get("message_reference"):
             message["message_reference"] = payload["message_reference"]
@@ -513,18 +331,14 @@ class FakeDiscord(FakeServer):
         return _json(message) if message else _json({"message": "Unknown Message", "code": 10008}, 404)
 
     async def _channel_edit(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        await self._record(
-            Call("PATCH", request.path, dict(request.query), dict(request.headers), payload, files)
-        )
-        mid = request.match_info["mid"]
-        found = self.channel_messages.get(mid) or next(
-            (by_id[mid] for by_id in self.messages.values() if mid in by_id), None
-        )
+        call = await self._received(request)
+        found = self._find_any(request.match_info["mid"])
         if found is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
-        found.update(self._message_fields(payload, files))
-        return _json(found)
+        try:
+            return _json(self._edit(found, call.payload, call.files))
+        except Refused as refused:
+            return self._refuse(call, refused)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         """A member posts `message` in the channel (MESSAGE_CREATE)."""
@@ -536,86 +350,6 @@ class FakeDiscord(FakeServer):
         return stored_file(self.cdn, request.match_info["name"])
 
     async def _unknown(self, request: web.Request) -> web.Response:
-        payload, files = await read_body(request)
-        call = Call(request.method, request.path, dict(request.query), dict(request.headers), payload, files)
+        call = await self._received(request)
         self.unknown.append(call)
-        await self._record(call)
         return _json({"message": "404: Not Found", "code": 0}, 404)
-
-    # --- message store ----------------------------------------------------------------------------
-
-    def _find(self, token: str, mid: str) -> dict[str, Any] | None:
-        if mid == "@original":
-            mid = self.originals.get(token, "")
-        return self.messages.get(token, {}).get(mid)
-
-    def _store(
-        self, token: str, payload: dict[str, Any], files: list[Upload], *, loading: bool = False
-    ) -> dict[str, Any]:
-        message = message_object(
-            type=20,
-            author=BOT_USER,
-            flags=(128 if loading else 0) | ((payload or {}).get("flags", 0) & 64),
-        )
-        message.update(self._message_fields(payload or {}, files))
-        self.messages.setdefault(token, {})[message["id"]] = message
-        return message
-
-    def _message_fields(self, payload: dict[str, Any], files: list[Upload]) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        for key in ("content", "embeds", "components"):
-            if key in payload:
-                fields[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
-        if "attachments" in payload:
-            fields["attachments"] = [
-                {
-                    "id": snowflake(),
-                    "filename": upload.filename,
-                    "size": len(upload.data),
-                    "url": self.add_cdn_file(
-                        f"{snowflake()}-{upload.filename}", upload.data, upload.content_type
-                    ),
-                    "proxy_url": f"{self.base}/cdn/{upload.filename}",
-                    "content_type": upload.content_type,
-                }
-                for upload in files
-            ]
-        return fields
-
-
-def is_progress(call: Call) -> bool:
-    """Whether a call is a job's progress edit (it carries the Cancel button)."""
-    return call.method == "PATCH" and "bb:cancel:" in json.dumps((call.payload or {}).get("components") or [])
-
-
-def message_object(**fields: Any) -> dict[str, Any]:
-    """A message with every field discord.py reads, overridden by `fields`."""
-    return {
-        "id": snowflake(),
-        "type": 0,
-        "channel_id": CHANNEL_ID,
-        "author": user(),
-        "content": "",
-        "embeds": [],
-        "attachments": [],
-        "components": [],
-        "mentions": [],
-        "mention_roles": [],
-        "mention_everyone": False,
-        "pinned": False,
-        "tts": False,
-        "timestamp": "2026-01-01T00:00:00+00:00",
-        "edited_timestamp": None,
-        "flags": 0,
-        **fields,
-    }
-
-
-def _options(options: dict[str, Any]) -> list[dict[str, Any]]:
-    kinds = {str: 3, bool: 5, int: 4, float: 10}
-    return [
-        {"name": k, "type": 11, "value": v["id"]}
-        if isinstance(v, dict)
-        else {"name": k, "type": kinds[type(v)], "value": v}
-        for k, v in options.items()
-    ]
