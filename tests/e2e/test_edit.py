@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from bot.routing import parse_models
+from tests.e2e.cards import card_of
 from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
 from tests.fakes import pictures
 from tests.fakes.discord import FakeDiscord, SentInteraction
@@ -54,7 +55,7 @@ async def test_edit_sends_the_prepared_picture_and_posts_the_result(
     assert sent_picture.format == "JPEG" and sent_picture.size == (2048, 1365)
     assert len(base64.b64decode(call.body["contents"][0]["parts"][1]["inline_data"]["data"])) < len(photo) / 2
     assert images_of(final)[0].format == "PNG"
-    assert final.payload["embeds"][0]["description"] == "add a rainbow"
+    assert card_of(final.payload).prompt == "add a rainbow"
     downloads = [c for c in discord_fake.calls if c.path.startswith("/cdn/")]
     assert len(downloads) == 1 and downloads[0].query["ex"] == "6a1b2c3d", (
         "the signed URL is fetched as given"
@@ -291,7 +292,7 @@ async def test_edit_image_menu_asks_for_a_prompt_then_edits(
     final = await wait_result(discord_fake, await submit(discord_fake, modal, "give it a hat"))
     (call,) = relay.generate_calls()
     assert [i.size for i in decoded_inline(call)] == [(64, 64), (32, 32), (16, 16)]
-    assert final.payload["embeds"][0]["description"] == "give it a hat"
+    assert card_of(final.payload).prompt == "give it a hat"
 
 
 async def test_blend_images_menu_blends_every_picture_up_to_the_limit(

@@ -4,12 +4,14 @@ exactly one answer the member sees, the pictures or one private error, and no pu
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from typing import Any
 
 import pytest
 
+from tests.e2e.cards import card_of
 from tests.e2e.helpers import EPHEMERAL
 from tests.fakes.discord import Call, FakeDiscord, SentInteraction, is_progress, user
 from tests.fakes.relay import FakeRelay
@@ -110,7 +112,8 @@ async def test_every_command_ends_in_exactly_one_answer_whatever_the_relay_does(
             done.append(one)
             assert not deletes, n
             assert outcome is [c for c in calls if c.method == "PATCH"][-1], "no progress after the result"
-            assert len(outcome.files) == 1 and outcome.payload["components"] == []
+            assert len(outcome.files) == 1 and "bb:cancel" not in json.dumps(outcome.payload["components"])
+            assert card_of(outcome.payload).gallery == ["attachment://bananabot_1.png"]
             (message,) = public
             assert len(message["attachments"]) == 1, n
         else:

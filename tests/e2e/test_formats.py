@@ -15,6 +15,7 @@ from PIL import Image
 from bot.jobs.engine import JobEngine
 from bot.routing import parse_models
 from tests.conftest import API_KEY
+from tests.e2e.cards import buttons_in, card_of
 from tests.e2e.helpers import images_of, imagine, private_error, wait_result
 from tests.fakes.discord import FakeDiscord, is_progress
 from tests.fakes.relay import FakeRelay, MjTask
@@ -50,7 +51,7 @@ async def test_gpt_image_generation(start_multi, discord_fake: FakeDiscord, rela
     assert call.body == {"model": "gpt-image-1", "prompt": "a red fox", "n": 1, "size": "1536x1024"}
     (picture,) = images_of(final)
     assert picture.size == (128, 85)
-    fields = {f["name"]: f["value"] for f in final.payload["embeds"][0]["fields"]}
+    fields = card_of(final.payload).facts
     assert fields["Model"] == "gpt-image-1" and fields["Aspect ratio"] == "3:2"
 
 
@@ -83,7 +84,7 @@ async def test_count_on_a_one_picture_model_runs_parallel_calls(
         }
     ] * 2
     assert len(final.files) == 2
-    assert final.payload["embeds"][0]["footer"]["text"] == (
+    assert card_of(final.payload).notes == (
         "dall-e-3 makes square, landscape and portrait pictures only; the closest shape to 9:16 was used."
     )
 
@@ -141,7 +142,7 @@ async def test_chat_model_request_and_markdown_answer(
     assert [c.path for c in relay.calls if c.path.startswith("/files/")] == ["/files/chat.png"]
     (picture,) = images_of(final)
     assert colour(picture) == (10, 200, 10)
-    assert "16:9" in final.payload["embeds"][0]["footer"]["text"]
+    assert "16:9" in (card_of(final.payload).notes or "")
 
 
 @pytest.mark.parametrize(
@@ -183,8 +184,7 @@ async def test_chat_answers_without_a_picture(
 def button_ids(call: Any) -> list[tuple[str, str]]:
     return [
         (b.get("label") or b.get("emoji", {}).get("name", ""), b["custom_id"])
-        for row in call.payload["components"]
-        for b in row["components"]
+        for b in buttons_in(call.payload)
     ]
 
 
@@ -540,7 +540,9 @@ async def test_midjourney_remix_confirmation_keeps_the_parents_prompt(
     result = await wait_result(discord_fake, await press(discord_fake, grid, "V2"))
     (confirm,) = relay.calls_to("/mj/submit/modal")
     assert confirm.body["prompt"] == "", "an empty prompt tells the proxy to keep the parent's"
-    assert result.payload["embeds"][0]["description"] == "V2 on an earlier picture"
+    card = card_of(result.payload)
+    assert card.prompt == "a koi pond", "the follow-up card shows the prompt it came from"
+    assert card.lineage is not None and card.lineage.startswith("🎲 A subtle variation of")
 
 
 async def test_parallel_calls_with_one_failure_post_the_rest_and_say_so(
@@ -550,7 +552,7 @@ async def test_parallel_calls_with_one_failure_post_the_rest_and_say_so(
     relay.queue("ok", "http_400")
     final = await wait_result(discord_fake, await imagine(discord_fake, prompt="pears", count=2))
     assert len(final.files) == 1 and len(relay.generate_calls()) == 2
-    assert final.payload["embeds"][0]["footer"]["text"] == "1 of the 2 pictures could not be made."
+    assert card_of(final.payload).notes == "1 of the 2 pictures could not be made."
 
 
 async def test_size_asks_a_fixed_size_family_for_its_best_quality(
@@ -562,7 +564,7 @@ async def test_size_asks_a_fixed_size_family_for_its_best_quality(
     )
     (call,) = relay.calls_to("/v1/images/generations")
     assert call.body["quality"] == "hd" and call.body["size"] == "1024x1024"
-    assert final.payload["embeds"][0]["footer"]["text"] == (
+    assert card_of(final.payload).notes == (
         "dall-e-3 has a few fixed picture sizes, so 4K asked for its best quality instead."
     )
 

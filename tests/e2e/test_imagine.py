@@ -12,6 +12,7 @@ import pytest
 from bot.config import GeminiAuth
 from bot.ui.client import BananaBot
 from tests.conftest import API_KEY, BOT_TOKEN
+from tests.e2e.cards import card_of
 from tests.e2e.helpers import EPHEMERAL, image_of, imagine, private_error
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
@@ -40,15 +41,15 @@ async def test_imagine_defers_calls_the_relay_and_posts_the_picture(
     assert [f.name for f in final.files] == ["files[0]"]
     picture = image_of(final)
     assert picture.format == "PNG" and picture.size == (128, 72)
-    (embed,) = payload["embeds"]
-    assert embed["description"] == "a lighthouse at dusk"
-    assert embed["image"] == {"url": "attachment://bananabot_1.png"}
-    assert embed["author"]["name"] == "Requested by alice"
-    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    card = card_of(payload)
+    assert card.prompt == "a lighthouse at dusk"
+    assert card.gallery == ["attachment://bananabot_1.png"]
+    assert card.requested_by == "Requested by alice"
+    fields = card.facts
     assert fields["Model"] == "gemini-2.5-flash-image"
     assert fields["Aspect ratio"] == "16:9"
     assert fields["Time"].endswith(" s")
-    assert fields["The model said"] == "Here is your picture."
+    assert card.said == "Here is your picture."
     assert "Size" not in fields
 
     (call,) = relay.generate_calls()
@@ -91,7 +92,7 @@ async def test_size_and_model_options(start_bot, discord_fake: FakeDiscord, rela
     (call,) = relay.generate_calls()
     assert call.path == "/v1beta/models/gemini-3-pro-image-preview:generateContent"
     assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:4", "imageSize": "2K"}
-    fields = {f["name"]: f["value"] for f in final.payload["embeds"][0]["fields"]}
+    fields = card_of(final.payload).facts
     assert (fields["Model"], fields["Size"]) == ("gemini-3-pro-image-preview", "2K")
 
 
@@ -101,7 +102,7 @@ async def test_size_is_left_out_for_a_model_with_one_size(
     await start_bot()
     final = await discord_fake.wait_final(await imagine(discord_fake, prompt="a map", size="4K"))
     assert "imageConfig" not in relay.generate_calls()[0].body["generationConfig"]
-    assert final.payload["embeds"][0]["footer"]["text"] == (
+    assert card_of(final.payload).notes == (
         "gemini-2.5-flash-image makes one size only, so size 4K was not used."
     )
 
@@ -228,8 +229,7 @@ async def test_answer_shapes(
     relay.queue(mode)
     final = await discord_fake.wait_final(await imagine(discord_fake, prompt="a castle", aspect_ratio="2:3"))
     assert image_of(final).size == (85, 128)
-    fields = {f["name"]: f["value"] for f in final.payload["embeds"][0]["fields"]}
-    assert fields.get("The model said") == said
+    assert card_of(final.payload).said == said
     if mode == "url_in_text":
         downloads = [c for c in relay.calls if c.method == "GET"]
         assert [(c.path, c.query) for c in downloads] == [("/files/result.png", {"a": "1", "b": "2"})]
@@ -249,7 +249,7 @@ async def test_large_result_is_fitted_under_the_upload_limit(
     assert picture.format in ("WEBP", "JPEG")
     suffix = {"WEBP": "webp", "JPEG": "jpg"}[picture.format]
     assert upload.filename == f"bananabot_1.{suffix}"
-    assert final.payload["embeds"][0]["image"]["url"] == f"attachment://bananabot_1.{suffix}"
+    assert card_of(final.payload).gallery == [f"attachment://bananabot_1.{suffix}"]
 
 
 async def test_prompts_never_ping(start_bot, discord_fake: FakeDiscord) -> None:
@@ -258,7 +258,7 @@ async def test_prompts_never_ping(start_bot, discord_fake: FakeDiscord) -> None:
         await imagine(discord_fake, prompt="@everyone <@100000000000000005> **hi**")
     )
     assert final.payload["allowed_mentions"] == {"parse": []}
-    assert final.payload["embeds"][0]["description"] == "@everyone <@100000000000000005> \\*\\*hi\\*\\*"
+    assert card_of(final.payload).prompt == "@everyone <@100000000000000005> \\*\\*hi\\*\\*"
 
 
 async def test_secrets_never_reach_discord_or_the_log(
@@ -319,5 +319,5 @@ async def test_replies_follow_the_members_locale(
     sent = await imagine(discord_fake, prompt=" ", locale="zh-CN")
     assert await private_error(discord_fake, sent) == "提示词是空的。"
     final = await discord_fake.wait_final(await imagine(discord_fake, prompt="猫", locale="zh-CN"))
-    names = [f["name"] for f in final.payload["embeds"][0]["fields"]]
+    names = list(card_of(final.payload).facts)
     assert names[0] == "模型" and "Time" in names, "untranslated keys fall back to English"

@@ -18,7 +18,8 @@ from bot.jobs.model import Job, JobStatus
 from bot.jobs.store import SqliteJobStore
 from bot.routing import parse_models
 from bot.storage import Database
-from tests.e2e.helpers import EPHEMERAL, images_of, private_error, wait_result
+from tests.e2e.cards import card_of
+from tests.e2e.helpers import EPHEMERAL, button_labelled, card_texts, images_of, private_error, wait_result
 from tests.fakes.discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -152,8 +153,8 @@ async def test_queued_jobs_show_their_place_and_run_when_a_slot_frees(
     relay.hold.set()
     for sent in (first, second, third):
         final = await wait_result(discord_fake, sent)
-        assert final.payload["components"] == [], "the Cancel button goes with the result"
-        assert final.payload["content"] is None
+        assert "bb:cancel" not in json.dumps(final.payload["components"]), "the Cancel button goes"
+        assert final.payload["content"] is None and card_of(final.payload).prompt in ("one", "two", "three")
     assert prompts_sent(relay) == ["one", "two", "three"]
     assert relay.peak_in_flight == 1
 
@@ -311,7 +312,7 @@ async def test_a_job_that_outlives_its_token_is_posted_in_the_channel_as_a_reply
     post = await until_post(discord_fake)
     original = discord_fake.original_message(sent.token)
     assert progress.at < post["_at"]
-    assert post["content"] == f"<@{ALICE['id']}>, your picture is ready:"
+    assert card_texts(post)[0] == f"<@{ALICE['id']}>, your picture is ready:"
     assert str(post["message_reference"]["message_id"]) == original["id"]
     assert post["message_reference"]["fail_if_not_exists"] is False
     call = next(c for c in discord_fake.calls if c.path.endswith(f"/channels/{CHANNEL_ID}/messages"))
@@ -358,9 +359,7 @@ async def test_buttons_respect_the_allowlists_too(
         await imagine(discord_fake, "a koi pond", model="midjourney", roles=["444444444444444444"]),
     )
     message = discord_fake.original_message(grid.path.split("/")[-3])
-    upscale = next(
-        c["custom_id"] for row in message["components"] for c in row["components"] if c["label"] == "U1"
-    )
+    upscale = button_labelled(message, "U1")["custom_id"]
     press = await discord_fake.send_interaction(discord_fake.button(upscale, message, member=BOB))
     assert await private_error(discord_fake, press) == "You can't use this bot here."
     assert not relay.calls_to("/mj/submit/action")

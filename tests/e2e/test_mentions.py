@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image
 
+from tests.e2e.cards import card_of
 from tests.fakes import pictures
 from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, Call, FakeDiscord
 from tests.fakes.relay import FakeRelay, png
@@ -60,7 +61,7 @@ async def test_mention_with_a_picture_edits_it_and_replies_without_pinging(
     assert [p.size for p in sent_pictures(relay)] == [(800, 600)]
     assert answer.payload["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert str(answer.payload["message_reference"]["message_id"]) == message["id"]
-    assert answer.payload["embeds"][0]["description"] == "make it night"
+    assert card_of(answer.payload).prompt == "make it night"
     assert Image.open(io.BytesIO(answer.files[0].data)).format == "PNG"
     assert [c for c in discord_fake.calls if c.path.endswith("/typing")], "members see the bot typing"
 
