@@ -64,6 +64,8 @@ class Settings:
     overrides: dict[str, ApiTarget] = field(default_factory=dict, repr=False)
     mj_poll_seconds: float = default("MJ_POLL_SECONDS")
     mj_timeout: float = default("MJ_TIMEOUT")
+    # Earlier exchanges a Gemini edit sends back as its conversation; 0 = stateless edits.
+    edit_history_turns: int = default("EDIT_HISTORY_TURNS")
     max_input_bytes: int = default("MAX_INPUT_MB")
     input_max_side: int = default("INPUT_MAX_SIDE")
     # The job engine: queue, time, quotas and access.

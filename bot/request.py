@@ -8,6 +8,7 @@ its format's request. Plain values only, so every layer can hold it.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -94,6 +95,52 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One earlier turn of a conversation, in Gemini's wire form, to send back when it is edited.
+
+    `user` holds the user turn's parts exactly as they were sent (text, inline_data...) and `model`
+    the candidate's `content` object exactly as it came back, thought parts and `thoughtSignature`s
+    included: the API checks those signatures, so nothing here may be rewritten or re-ordered.
+    """
+
+    user: tuple[dict[str, Any], ...]
+    model: dict[str, Any]
+
+    def to_json(self) -> str:
+        """The exchange as compact JSON, to keep in a file beside the job's pictures."""
+        return self._json
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Exchange:
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or not isinstance(raw.get("model"), dict):
+            raise ValueError("not an exchange: expected an object with a model content")
+        user = raw.get("user")
+        if not isinstance(user, list) or not all(isinstance(part, dict) for part in user):
+            raise ValueError("not an exchange: expected a list of user parts")
+        return cls(tuple(user), raw["model"])
+
+    @property
+    def size(self) -> int:
+        """Bytes of its JSON (base64 pictures included): what it adds to a request's byte budget."""
+        return len(self._json.encode("utf-8"))
+
+    @cached_property
+    def _json(self) -> str:
+        # Made once: budgets and files read it several times, and the pictures inside are large.
+        return json.dumps({"user": list(self.user), "model": self.model}, separators=(",", ":"))
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the dicts; the JSON says the same as the fields.
+        return hash(self._json)
+
+    def __repr__(self) -> str:
+        # The fields hold whole pictures in base64; a logged request must not carry them.
+        parts = len(self.model.get("parts") or ())
+        return f"Exchange(user={len(self.user)} parts, model={parts} parts, size={self.size})"
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     prompt: str
     model: str
@@ -106,6 +153,9 @@ class GenerateRequest:
     follow_up: FollowUp | None = None  # set for Kind.ACTION
     parent: Parent | None = None  # the earlier result this one comes from
     shown: str = ""  # what its card shows as the prompt, when the API is sent an instruction instead
+    # Earlier exchanges of the conversation being edited, oldest first; never journaled (the engine
+    # keeps them in files, like the pictures).
+    history: tuple[Exchange, ...] = ()
 
     @property
     def caption(self) -> str:
@@ -124,16 +174,21 @@ class GenerateRequest:
     def with_images(self, images: tuple[InputImage, ...]) -> GenerateRequest:
         return replace(self, images=images)
 
+    def with_history(self, history: tuple[Exchange, ...]) -> GenerateRequest:
+        return replace(self, history=history)
+
     def to_dict(self) -> dict[str, Any]:
-        """Everything but the pictures themselves, which the journal keeps as files."""
-        raw = asdict(replace(self, images=()))
-        del raw["images"]
+        """Everything but the pictures and the history themselves, which the journal keeps as files."""
+        # Emptied before asdict, which would otherwise deep-copy every picture in the history.
+        raw = asdict(replace(self, images=(), history=()))
+        del raw["images"], raw["history"]
         return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> GenerateRequest:
         raw = dict(raw)
         raw.pop("images", None)
+        raw.pop("history", None)
         raw["kind"] = Kind(raw.get("kind") or Kind.IMAGINE)
         raw["sources"] = tuple(SourceImage(**s) for s in raw.get("sources") or ())
         follow_up = raw.get("follow_up")

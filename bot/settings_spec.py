@@ -182,6 +182,15 @@ GENERAL: tuple[Setting, ...] = (
         high=3600,
     ),
     Setting(
+        "EDIT_HISTORY_TURNS",
+        "edit_history_turns",
+        Kind.WHOLE,
+        4,
+        "earlier exchanges an edit of a Gemini result sends back (0: stateless edits)",
+        low=0,
+        high=20,
+    ),
+    Setting(
         "MAX_INPUT_MB",
         "max_input_bytes",
         Kind.MEGABYTES,

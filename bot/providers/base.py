@@ -15,6 +15,7 @@ from bot.imaging import decode_base64, sniff
 from bot.request import Derivation
 
 # The adapters' request, re-exported from its one home.
+from bot.request import Exchange as Exchange
 from bot.request import GenerateRequest as GenerateRequest
 from bot.request import InputImage as InputImage
 from bot.request import Kind as Kind
@@ -53,6 +54,8 @@ class GenerationResult:
     text: str = ""
     task_id: str | None = None
     actions: tuple[Action, ...] = ()
+    # A conversational format's turn as sent and received, for the next edit to send back (Gemini).
+    exchange: Exchange | None = None
 
 
 @dataclass(frozen=True)

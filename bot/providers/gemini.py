@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
-from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
+from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
 from bot.providers.base import (
@@ -18,6 +19,7 @@ from bot.providers.base import (
     COMMON_RATIOS,
     Capabilities,
     Endpoint,
+    Exchange,
     GeneratedImage,
     GenerateRequest,
     GenerationResult,
@@ -63,9 +65,92 @@ def capabilities(model: str) -> Capabilities:
     return Capabilities(COMMON_RATIOS, ("1K", "2K", "4K"), 14, 8000)
 
 
-def build_body(request: GenerateRequest, caps: Capabilities) -> dict[str, Any]:
+# What an edit sends back when no history is given to the adapter (the setting's default).
+DEFAULT_HISTORY_TURNS = 4
+# A 400 that names the thought signatures: the API (or a relay that changed route) refused the history.
+_SIGNATURE_ERROR = re.compile(r"thought[ _]?signature", re.I)
+
+
+def user_parts(request: GenerateRequest) -> list[dict[str, Any]]:
+    """The current user turn: the words, then the member's pictures."""
     parts: list[dict[str, Any]] = [{"text": request.prompt}]
     parts += [{"inline_data": {"mime_type": image.mime, "data": image.b64}} for image in request.images]
+    return parts
+
+
+def stateless_parts(request: GenerateRequest) -> list[dict[str, Any]]:
+    """An edit without its conversation: the last picture the model made first, as a user picture,
+    then the request's own pictures and words (what protocols.md 1.7 advises after a signature 400).
+    """
+    parts: list[dict[str, Any]] = []
+    last = last_picture(request.history[-1].model) if request.history else None
+    if last is not None:
+        parts.append(last)
+    else:
+        log.warning("The conversation's last answer holds no picture; editing without it")
+    parts += [{"inline_data": {"mime_type": image.mime, "data": image.b64}} for image in request.images]
+    parts.append({"text": request.prompt})
+    return parts
+
+
+def last_picture(content: dict[str, Any]) -> dict[str, Any] | None:
+    """The model's final picture in an answer as a user part: the last non-thought image part."""
+    for part in reversed(content.get("parts") or []):
+        if not isinstance(part, dict) or part.get("thought") is True:
+            continue
+        inline = _get(part, "inlineData", "inline_data")
+        if isinstance(inline, dict) and inline.get("data"):
+            mime = _get(inline, "mimeType", "mime_type") or "image/png"
+            return {"inline_data": {"mime_type": str(mime), "data": str(inline["data"])}}
+        file_data = _get(part, "fileData", "file_data")
+        if isinstance(file_data, dict) and _get(file_data, "fileUri", "file_uri"):
+            uri = str(_get(file_data, "fileUri", "file_uri"))
+            mime = _get(file_data, "mimeType", "mime_type") or "image/png"
+            return {"file_data": {"mime_type": str(mime), "file_uri": uri}}
+    return None
+
+
+def history_turns(history: Sequence[Exchange]) -> list[dict[str, Any]]:
+    """The conversation's contents, oldest first: each user turn, then the model's content unchanged."""
+    contents: list[dict[str, Any]] = []
+    for exchange in history:
+        contents.append({"role": "user", "parts": list(exchange.user)})
+        # The content goes back as received (its signatures are checked); some relays drop the role,
+        # which a multi-turn request needs, so only then is it put back, leaving the parts as they are.
+        model = exchange.model if "role" in exchange.model else {"role": "model", **exchange.model}
+        contents.append(model)
+    return contents
+
+
+def fit_history(history: Sequence[Exchange], turns: int, budget: int) -> tuple[Exchange, ...]:
+    """The newest exchanges that fit both the turn limit and `budget` bytes of JSON, oldest first.
+
+    The conversation must stay unbroken up to the current turn, so exchanges are dropped from the
+    oldest end only: the first one that does not fit ends the history there.
+    """
+    kept: list[Exchange] = []
+    used = 0
+    for exchange in reversed(history[-turns:] if turns > 0 else ()):
+        if used + exchange.size > budget:
+            break
+        kept.append(exchange)
+        used += exchange.size
+    return tuple(reversed(kept))
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def build_body(
+    request: GenerateRequest,
+    caps: Capabilities,
+    history: Sequence[Exchange] = (),
+    parts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The generateContent body: `history`'s turns (none: a one-turn request), then the user turn
+    (`parts`, by default the request's words and pictures)."""
+    parts = user_parts(request) if parts is None else parts
     image_config: dict[str, str] = {}
     if request.aspect_ratio:
         image_config["aspectRatio"] = request.aspect_ratio
@@ -74,7 +159,27 @@ def build_body(request: GenerateRequest, caps: Capabilities) -> dict[str, Any]:
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+    contents = [*history_turns(history), {"role": "user", "parts": parts}]
+    return {"contents": contents, "generationConfig": config}
+
+
+def request_budget(caps: Capabilities) -> int:
+    """The request's byte budget in JSON bytes: `max_request_bytes` counts raw bytes, base64 adds 4/3."""
+    return caps.max_request_bytes * 4 // 3
+
+
+def is_signature_error(error: UpstreamError) -> bool:
+    return error.status == 400 and bool(_SIGNATURE_ERROR.search(str(error)))
+
+
+def model_content(data: Any) -> dict[str, Any] | None:
+    """The first candidate's `content`, the object a next turn sends back unchanged."""
+    candidates = data.get("candidates") if isinstance(data, dict) else None
+    for candidate in candidates if isinstance(candidates, list) else []:
+        content = candidate.get("content") if isinstance(candidate, dict) else None
+        if isinstance(content, dict):
+            return content
+    return None
 
 
 @dataclass
@@ -170,13 +275,20 @@ class GeminiProvider(ImageProvider):
     settings_prefix = "GEMINI"
     model_names = re.compile(r"^(gemini-|nano-banana)")
 
-    def __init__(self, http: HttpClient, endpoint: Endpoint, auth: GeminiAuth) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        endpoint: Endpoint,
+        auth: GeminiAuth,
+        history_turns: int = DEFAULT_HISTORY_TURNS,
+    ) -> None:
         super().__init__(http, endpoint)
         self.auth = auth
+        self.history_turns = history_turns  # EDIT_HISTORY_TURNS; 0: every edit is stateless
 
     @classmethod
     def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
-        return cls(http, cls.endpoint_from(settings), settings.gemini_auth)
+        return cls(http, cls.endpoint_from(settings), settings.gemini_auth, settings.edit_history_turns)
 
     @classmethod
     def draws(cls, name: str) -> bool:
@@ -199,20 +311,67 @@ class GeminiProvider(ImageProvider):
             url += f"?key={quote(key, safe='')}"
         return url, headers
 
+    def plan_turn(self, request: GenerateRequest) -> tuple[tuple[Exchange, ...], list[dict[str, Any]]]:
+        """The history to send and the current user parts.
+
+        With no history the request is one turn, as for any new picture. With history, the newest
+        exchanges that fit EDIT_HISTORY_TURNS and the byte budget, after the current request's own
+        pictures; when none fits (or the setting is 0) the edit goes stateless, with the last picture.
+        """
+        parts = user_parts(request)
+        if not request.history:
+            return (), parts
+        caps = self.capabilities(request.model)
+        room = request_budget(caps) - json_size(build_body(request, caps, (), parts))
+        history = fit_history(request.history, self.history_turns, room)
+        if len(history) < len(request.history):
+            log.info(
+                "Sending %d of %d earlier exchanges to %s (EDIT_HISTORY_TURNS=%d, request size limit)",
+                len(history),
+                len(request.history),
+                request.model,
+                self.history_turns,
+            )
+        if not history:
+            return (), stateless_parts(request)
+        return history, parts
+
     async def generate(
         self, request: GenerateRequest, progress: ProgressCallback | None = None
     ) -> GenerationResult:
-        body = build_body(request, self.capabilities(request.model))
+        history, parts = self.plan_turn(request)
+        try:
+            return await self.converse(request, history, parts)
+        except UpstreamError as exc:
+            if not history or not is_signature_error(exc):
+                raise
+            # The signatures no longer hold (a relay changed route, key or model): protocols.md 1.7
+            # says resend once without the history, the last picture inline. A second refusal stands.
+            log.info(
+                "%s refused the conversation's thought signatures; sending a stateless edit instead",
+                request.model,
+            )
+            return await self.converse(request, (), stateless_parts(request))
+
+    async def converse(
+        self, request: GenerateRequest, history: tuple[Exchange, ...], parts: list[dict[str, Any]]
+    ) -> GenerationResult:
+        """One turn: send it (once more on a transient no-image answer) and read the picture."""
+        body = build_body(request, self.capabilities(request.model), history, parts)
         url, headers = self.url_and_headers(request.model)
         for attempt in (1, 2):
             response = await self.http.request(
                 "POST", url, headers=headers, json_body=body, timeout=self.endpoint.timeout
             )
-            answer = parse_answer(response.json())
+            data = response.json()
+            answer = parse_answer(data)
             images = answer.images or await self.fetch_images(answer.urls)
             if images:
+                content = model_content(data)
+                exchange = Exchange(tuple(parts), content) if content is not None else None
                 # Model text is shown to members; relays have been seen to echo keys into it.
-                return GenerationResult(tuple(images), _trim(self.http.redact(answer.said), 1000))
+                text = _trim(self.http.redact(answer.said), 1000)
+                return GenerationResult(tuple(images), text, exchange=exchange)
             try:
                 judge(answer, self.http.redact)
             except NoImageReturned as exc:

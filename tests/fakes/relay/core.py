@@ -67,6 +67,11 @@ class FakeRelay(FakeServer):
         self.gate = asyncio.Event()
         self.in_flight = 0  # generation calls being answered right now
         self.peak_in_flight = 0
+        # Gemini 3: the thought images before the final one (0 to 2), the signatures the relay issued,
+        # and whether it refuses a conversation it did not sign (None: as the real model does).
+        self.thought_images = 2
+        self.signatures: set[str] = set()
+        self.strict_signatures: bool | None = None
 
     def queue(self, *modes: str) -> None:
         unknown = [m for m in modes if m not in MODES]
@@ -75,6 +80,10 @@ class FakeRelay(FakeServer):
 
     def generate_calls(self) -> list[RelayCall]:
         return [c for c in self.calls if c.path.startswith("/v1beta/")]
+
+    def contents_sent(self) -> list[list[dict[str, Any]]]:
+        """The `contents` of every Gemini call, in order: the turns the bot sent, history included."""
+        return [c.body.get("contents") or [] for c in self.generate_calls() if isinstance(c.body, dict)]
 
     def calls_to(self, prefix: str) -> list[RelayCall]:
         return [c for c in self.calls if c.path.startswith(prefix)]

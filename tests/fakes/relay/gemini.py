@@ -1,7 +1,14 @@
-"""Gemini generateContent: POST /v1beta/models/{model}:generateContent and its answers."""
+"""Gemini generateContent: POST /v1beta/models/{model}:generateContent and its answers.
+
+Gemini 3 models answer as the real ones do (protocols.md 1.3): interim thought images without a
+signature, then a text part and the final picture, each with a `thoughtSignature` the relay issues
+and remembers. Like the real 3.1-flash, the relay can refuse a conversation whose model turns carry a
+signature it did not issue, or none (protocols.md 1.7): `relay.strict_signatures`.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -26,12 +33,62 @@ def image_for(body: dict[str, Any]) -> bytes:
     return png(*size_for_ratio(config.get("aspectRatio")))
 
 
+def model_of(request: web.Request) -> str:
+    return request.match_info["target"].partition(":")[0]
+
+
+def thinks(model: str) -> bool:
+    """Gemini 3 image models always think, and sign their answers."""
+    return model.lower().startswith("gemini-3")
+
+
+def checks_signatures(relay: FakeRelay, model: str) -> bool:
+    # Google: 3-pro-image takes a conversation without signatures; the other Gemini 3 models refuse it.
+    if relay.strict_signatures is not None:
+        return relay.strict_signatures
+    return model.lower().startswith("gemini-3.1-flash")
+
+
+def issue_signature(relay: FakeRelay) -> str:
+    """A new opaque signature, remembered so a later turn can be checked against it."""
+    signature = b64(os.urandom(24))
+    relay.signatures.add(signature)
+    return signature
+
+
+def signature_problem(relay: FakeRelay, body: dict[str, Any]) -> int | None:
+    """The index of the first model content whose signed parts are not signed by this relay."""
+    for index, content in enumerate(body.get("contents") or []):
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        answered = [
+            p for p in content.get("parts") or [] if isinstance(p, dict) and p.get("thought") is not True
+        ]
+        # What the real API signs: the first part after the thoughts, and every picture.
+        signed = [p for i, p in enumerate(answered) if i == 0 or "inlineData" in p or "inline_data" in p]
+        for part in signed:
+            signature = part.get("thoughtSignature") or part.get("thought_signature")
+            if signature not in relay.signatures:
+                return index
+    return None
+
+
+def signature_error(index: int) -> web.Response:
+    message = f"Request contains an invalid argument: invalid thought signature for content at index {index}"
+    return reply({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
+
+
 def add_routes(relay: FakeRelay) -> None:
     async def generate(request: web.Request) -> web.StreamResponse:
         body = await relay.record(request)
         method = request.match_info["target"].partition(":")[2]
         if method != "generateContent":
             return reply({"error": {"code": 404, "message": "unknown method", "status": "NOT_FOUND"}}, 404)
+        if isinstance(body, dict) and checks_signatures(relay, model_of(request)):
+            index = signature_problem(relay, body)
+            if index is not None:
+                # Refused before any queued mode is used: the request itself is wrong.
+                return signature_error(index)
         return await relay.answer(request, body or {}, ok)
 
     relay.app.router.add_post("/v1beta/models/{target}", generate)
@@ -39,7 +96,16 @@ def add_routes(relay: FakeRelay) -> None:
 
 async def ok(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     image = {"inlineData": {"mimeType": "image/png", "data": b64(image_for(body))}}
-    return reply(candidate([{"text": "Here is your picture."}, image]))
+    if not thinks(model_of(request)):
+        return reply(candidate([{"text": "Here is your picture."}, image]))
+    # Up to two interim compositions, unsigned, then the signed answer (protocols.md 1.3).
+    drafts = [
+        {"inlineData": {"mimeType": "image/png", "data": b64(png(16, 16, (9, 9, 9 * n)))}, "thought": True}
+        for n in range(relay.thought_images)
+    ]
+    text = {"text": "Here is your picture.", "thoughtSignature": issue_signature(relay)}
+    final = {**image, "thoughtSignature": issue_signature(relay)}
+    return reply(candidate([*drafts, text, final]))
 
 
 async def _ok_snake(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -107,8 +173,14 @@ async def _text_with_key(relay: FakeRelay, request: web.Request, body: dict[str,
     return reply(candidate([{"text": f"Made with key {key}."}, image]))
 
 
+async def _bad_signature(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    # A relay that changed route mid-conversation refuses whatever it is sent.
+    return signature_error(1)
+
+
 MODES: dict[str, Handler] = {
     "ok": ok,
+    "bad_signature": _bad_signature,
     "ok_snake": _ok_snake,
     "thoughts": _thoughts,
     "big": _big,
