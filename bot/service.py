@@ -38,7 +38,7 @@ from bot.providers.base import (
     ProgressCallback,
     TaskProvider,
 )
-from bot.request import Derivation, Note, SourceImage
+from bot.request import Derivation, Exchange, Note, SourceImage
 from bot.routing import ModelRoute
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class Delivery:
     # (vary, upscale, edit …) start from these, not from the re-encoded upload.
     originals: tuple[bytes | None, ...] = ()
     lineage: Lineage | None = None
+    exchange: Exchange | None = None  # this turn of a conversation, for the next edit to send back
 
 
 class ImageService:
@@ -126,6 +127,11 @@ class ImageService:
         _, provider = self.route(model)
         seconds = max(self.settings.job_timeout, provider.time_limit or 0.0)
         return Timing(seconds, restarts_on_progress=isinstance(provider, TaskProvider))
+
+    def converses(self, model: str) -> bool:
+        """Whether edits of this model's results send the conversation rather than the picture."""
+        _, provider = self.route(model)
+        return provider.converses
 
     def action_derivation(self, model: str, custom_id: str) -> Derivation:
         """What a task API's follow-up action does, in the bot's own words (for the lineage)."""
@@ -355,4 +361,5 @@ class ImageService:
             task_id=first.task_id,
             actions=first.actions,
             originals=tuple(originals),
+            exchange=first.exchange if len(results) == 1 else None,
         )

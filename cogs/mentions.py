@@ -14,7 +14,7 @@ import discord
 from discord.ext import commands
 
 from bot.i18n import FALLBACK_LOCALE
-from bot.request import GenerateRequest, Kind, SourceImage
+from bot.request import Derivation, GenerateRequest, Kind, Parent, SourceImage
 from bot.ui.client import BananaBot
 from bot.ui.flow import message_sources
 from bot.ui.tree import error_text, log_error
@@ -45,9 +45,11 @@ class Mentions(commands.Cog):
     async def _run(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
         member = message_member(message)
         prompt = re.sub(rf"<@!?{me.id}>", "", message.content).strip()
-        sources = await self._pictures(message, me)
-        kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
-        request = GenerateRequest(prompt, "", kind=kind, sources=tuple(sources))
+        request = await self._continued(message, me, prompt)
+        if request is None:
+            sources = await self._pictures(message, me)
+            kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
+            request = GenerateRequest(prompt, "", kind=kind, sources=tuple(sources))
         jobs = self.bot.jobs
         job = await jobs.accept(request, message_origin(message, locale), member)  # allowlists, limits
         # The answer is a reply that comes later; typing shows the bot is on it meanwhile (a courtesy:
@@ -55,6 +57,28 @@ class Mentions(commands.Cog):
         with contextlib.suppress(discord.HTTPException):
             await message.channel.typing()
         await jobs.submit(job)
+
+    async def _continued(
+        self, message: discord.Message, me: discord.ClientUser, prompt: str
+    ) -> GenerateRequest | None:
+        """A reply to one of the bot's results edits that result as kept (full quality, on its own
+        model, in conversation where the model keeps one); None when it is not such a reply."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        replied = reference.resolved
+        if isinstance(replied, discord.Message) and replied.author.id != me.id:
+            return None
+        parent = await self.bot.jobs.for_message(reference.message_id)
+        if parent is None:
+            return None  # not a result, or too old: its pictures are taken as they are posted
+        return GenerateRequest(
+            prompt,
+            parent.model,
+            kind=Kind.EDIT,
+            sources=tuple(message_sources(message)),
+            parent=Parent(parent.id, 0, Derivation.REPLY),
+        )
 
     async def _pictures(self, message: discord.Message, me: discord.ClientUser) -> list[SourceImage]:
         """The message's own pictures; a reply adds the replied-to message's (a reply to one of the

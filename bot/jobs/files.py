@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image
 
 from bot.imaging import FittedImage, extension, run_in_pool, sniff
 from bot.providers.base import InputImage
+from bot.request import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,24 @@ class JobFiles:
         for index, data in enumerate(originals):
             if data is not None:
                 await asyncio.to_thread(self._save_one, job_id, f"src_{index}", data)
+
+    async def save_conversation(self, job_id: int, exchanges: tuple[Exchange, ...]) -> None:
+        """The turns an edit of this job's result sends back (Gemini's thought signatures inside)."""
+        text = json.dumps([json.loads(e.to_json()) for e in exchanges])
+        await asyncio.to_thread(self._save_one, job_id, "conversation", text.encode())
+
+    async def load_conversation(self, job_id: int) -> tuple[Exchange, ...]:
+        return await asyncio.to_thread(self._conversation, job_id)
+
+    def _conversation(self, job_id: int) -> tuple[Exchange, ...]:
+        path = self.folder(job_id) / "conversation.bin"
+        try:
+            raw = json.loads(path.read_bytes())
+            return tuple(Exchange.from_json(json.dumps(item)) for item in raw)
+        except (OSError, ValueError) as exc:
+            if path.exists():
+                log.warning("Job %d: its conversation is unreadable (%s)", job_id, exc)
+            return ()
 
     async def load_picture(self, job_id: int, index: int) -> bytes | None:
         """One result as the API made it (else as posted), or None when it is gone."""

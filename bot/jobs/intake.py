@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from bot.errors import PictureGone
 from bot.jobs.state import Active, Board
-from bot.request import InputImage
+from bot.request import Exchange, InputImage
 from bot.service import Plan
 
 INTAKE_AT_ONCE = 2
@@ -34,10 +34,12 @@ class Intake:
         declared = sum(source.size or 0 for source in job.request.sources)
         slots = INTAKE_AT_ONCE if declared > BIG_INTAKE_BYTES else 1
         plan = Plan(job.request, route, job.notes)
+        active.history = await self.conversation(active)
         async with self._take(slots):
             images = await self._from_parent(plan)
             if images is None:
-                kept = await self._parent_picture(plan)
+                # A conversation carries the parent's picture in its last answer already.
+                kept = () if active.history else await self._parent_picture(plan)
                 images = await board.service.load(plan, kept)
         await board.files.save_inputs(job.id, images)
         active.images = images
@@ -62,11 +64,23 @@ class Intake:
     def _hours(self) -> int:
         return round(self.board.settings.result_retention_hours)
 
+    async def conversation(self, active: Active) -> tuple[Exchange, ...]:
+        """The earlier turns an edit of a conversing model's own result sends back, if kept."""
+        job, board = active.job, self.board
+        parent = job.request.parent
+        if parent is None or not parent.uses_picture or not board.service.converses(job.model):
+            return ()
+        earlier = await board.store.get(parent.job_id)
+        if earlier is None or earlier.model != job.model:
+            return ()  # signatures belong to the model (and route) that made them
+        return await board.files.load_conversation(parent.job_id)
+
     async def images_for(self, active: Active) -> tuple[InputImage, ...]:
         """The pictures for a run: from memory, else from disk (after a restart), else fetched again."""
         if active.images is not None or not active.job.request.takes_pictures:
             return active.images or ()
         stored = await self.board.files.load_inputs(active.job.id)
+        active.history = await self.conversation(active)
         if stored is None:
             # Accepted but not prepared before a restart: fetch the pictures now.
             return await self.prepare(active)

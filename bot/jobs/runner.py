@@ -117,7 +117,7 @@ class Runner:
         limit = job.origin.upload_limit
         images = await self.intake.images_for(active)
         route, _ = service.route(job.model)
-        plan = Plan(job.request.with_images(images), route, job.notes)
+        plan = Plan(job.request.with_images(images).with_history(active.history), route, job.notes)
         if job.upstream_task:
             return await service.resume(plan, job.upstream_task, max_file_bytes=limit, progress=progress)
         return await service.run(plan, max_file_bytes=limit, progress=progress)
@@ -139,6 +139,9 @@ class Runner:
         board, job = self.board, active.job
         # The inputs stay beside the results: a reroll sends them again.
         await board.files.save_results(job.id, delivery.images, delivery.originals)
+        turns = board.settings.edit_history_turns
+        if delivery.exchange is not None and turns:
+            await board.files.save_conversation(job.id, (*active.history, delivery.exchange)[-turns:])
         await board.store.set_result(job, stored_result(delivery), board.now())
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
         await self.deliver(active, delivery)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.queue import FairQueue
-from bot.request import InputImage
+from bot.request import Exchange, InputImage
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -67,6 +67,7 @@ class Active:
     phase: Phase = Phase.PREPARING
     # The prepared pictures, kept in memory for the run; the files on disk are only for a restart.
     images: tuple[InputImage, ...] | None = None
+    history: tuple[Exchange, ...] = ()  # the conversation an edit sends back, from its parent's files
     task: asyncio.Task[None] | None = None
     started: float = 0.0
     holds_slot: bool = False

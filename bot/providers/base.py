@@ -125,6 +125,9 @@ class ImageProvider(ABC):
     model_names: ClassVar[re.Pattern[str]]
     # True: this format's base URL serves the relay's model list (`GET /v1/models`, OpenAI's shape).
     lists_models: ClassVar[bool] = False
+    # True: an edit of its own result can send the earlier turns (`GenerateRequest.history`) instead
+    # of the picture; the request's images then leave that picture out.
+    converses: ClassVar[bool] = False
     # Seconds a job on this format may take, when longer than JOB_TIMEOUT; None: JOB_TIMEOUT.
     time_limit: float | None = None
 

@@ -274,6 +274,7 @@ class GeminiProvider(ImageProvider):
     name = "gemini"
     settings_prefix = "GEMINI"
     model_names = re.compile(r"^(gemini-|nano-banana)")
+    converses = True
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image
 
+from bot.routing import parse_models
 from tests.e2e.cards import card_of
 from tests.fakes import pictures
 from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, Call, FakeDiscord
@@ -136,9 +137,18 @@ async def test_replying_to_the_bots_result_continues_the_edit(
         referenced_message=bot_message,
         attachments=[discord_fake.attachment("snow.png", png(20, 20))],
     )
-    await reply_to(discord_fake, reply)
-    assert prompt_sent(relay, 1) == "now in winter"
-    assert [p.size for p in sent_pictures(relay, 1)] == [(128, 128), (20, 20)], "the bot's picture first"
+    answer = await reply_to(discord_fake, reply)
+    first, second = relay.generate_calls()
+    # Gemini continues its own result in conversation: the first ask, its answer, then the reply.
+    asked, answered, now = second.body["contents"]
+    assert asked == first.body["contents"][0] and answered["role"] == "model"
+    assert [p["text"] for p in now["parts"] if "text" in p] == ["now in winter"]
+    pictures = [p for p in now["parts"] if "inline_data" in p]
+    assert [Image.open(io.BytesIO(base64.b64decode(p["inline_data"]["data"]))).size for p in pictures] == [
+        (20, 20)
+    ], "the bot's picture is in the conversation; the member's new one follows the words"
+    lineage = card_of(answer.payload).lineage
+    assert lineage is not None and lineage.startswith("↩️ Changed from [an earlier picture](")
 
 
 async def test_a_broken_picture_gets_an_answer_that_names_it(
@@ -190,3 +200,57 @@ async def test_mention_outside_the_allowed_channels_is_refused_in_a_reply(
     assert answer.payload["content"] == "You can't use this bot here."
     assert answer.payload["allowed_mentions"]["replied_user"] is False
     assert not relay.generate_calls()
+
+
+CONVERSING = "gemini-3.1-flash-image-preview"
+
+
+async def reply_on(discord_fake: FakeDiscord, text: str) -> Call:
+    """A member's reply (pinging the bot) to the bot's newest result."""
+    posted = discord_fake.bot_posts[-1]
+    reply = post(
+        discord_fake,
+        text,
+        ping=True,
+        message_reference={"message_id": posted["id"], "channel_id": CHANNEL_ID},
+        referenced_message=posted,
+    )
+    return await reply_to(discord_fake, reply)
+
+
+async def test_a_reply_chain_on_gemini_sends_the_whole_conversation_with_its_signatures(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.strict_signatures = True  # like 3.1-flash: a missing or foreign signature is refused
+    await start_bot(default_model=CONVERSING, models=tuple(parse_models(CONVERSING)))
+    first = await reply_to(discord_fake, post(discord_fake, f"{MENTION} a red barn"))
+    second = await reply_on(discord_fake, "now in winter")
+    third = await reply_on(discord_fake, "add a fox")
+    calls = relay.generate_calls()
+    assert len(calls) == 3
+    contents = calls[2].body["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user", "model", "user"]
+    assert contents[:3] == calls[1].body["contents"], "the earlier turns go back unchanged"
+    for answer in (contents[1], contents[3]):
+        signed = [p["thoughtSignature"] for p in answer["parts"] if "thoughtSignature" in p]
+        assert signed and set(signed) <= relay.signatures
+        assert [p for p in answer["parts"] if p.get("thought")], "thought parts are passed back too"
+    assert [p["text"] for p in contents[4]["parts"]] == ["add a fox"]
+    # Each card shows the final picture, never a thought image.
+    for call in (first, second, third):
+        (upload,) = call.files
+        assert Image.open(io.BytesIO(upload.data)).size == (128, 128)
+
+
+async def test_a_refused_signature_is_retried_once_as_a_stateless_edit(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(default_model=CONVERSING, models=tuple(parse_models(CONVERSING)))
+    await reply_to(discord_fake, post(discord_fake, f"{MENTION} a red barn"))
+    relay.queue("bad_signature")
+    second = await reply_on(discord_fake, "now in winter")
+    _, refused, stateless = relay.generate_calls()
+    assert len(refused.body["contents"]) == 3
+    (turn,) = stateless.body["contents"]
+    assert "inline_data" in turn["parts"][0] and turn["parts"][-1] == {"text": "now in winter"}
+    assert second.files

@@ -64,6 +64,12 @@ def inline_pictures(call: Any) -> list[Image.Image]:
     ]
 
 
+def picture_in(content: dict[str, Any]) -> Image.Image:
+    """The final (non-thought) picture of a model turn."""
+    (last,) = [p for p in content["parts"] if "inlineData" in p and not p.get("thought")][-1:]
+    return Image.open(io.BytesIO(base64.b64decode(last["inlineData"]["data"])))
+
+
 def text_of(call: Any) -> str:
     return " ".join(p["text"] for p in call.body["contents"][-1]["parts"] if "text" in p)
 
@@ -109,9 +115,13 @@ async def test_vary_edits_the_stored_picture_with_the_original_prompt(
     await start()
     sent, final = await first_card(discord_fake, prompt="a lighthouse", aspect_ratio="3:2")
     varied = await wait_result(discord_fake, await press(discord_fake, sent, label))
-    _, call = relay.generate_calls()
-    (picture,) = inline_pictures(call)
-    assert picture.size == Image.open(io.BytesIO(final.files[0].data)).size == (128, 85)
+    first, call = relay.generate_calls()
+    # Gemini edits its own result in conversation: the first turn, the answer as received, the ask.
+    asked, answered, _ = call.body["contents"]
+    assert asked == first.body["contents"][0]
+    assert answered["role"] == "model"
+    assert picture_in(answered).size == Image.open(io.BytesIO(final.files[0].data)).size == (128, 85)
+    assert inline_pictures(call) == [], "the picture is in the conversation, not sent twice"
     assert text_of(call) == f"{instruction} The picture was made for: a lighthouse"
     assert call.body["generationConfig"]["imageConfig"] == {"aspectRatio": "3:2"}
     card = card_of(varied.payload)
@@ -127,7 +137,9 @@ async def test_upscale_asks_the_next_size_and_keeps_every_detail(
     bigger = await wait_result(discord_fake, await press(discord_fake, sent, "Upscale"))
     _, call = relay.generate_calls()
     assert call.body["generationConfig"]["imageConfig"] == {"imageSize": "2K"}
-    assert text_of(call).startswith(UPSCALE) and len(inline_pictures(call)) == 1
+    assert text_of(call).startswith(UPSCALE) and len(call.body["contents"]) == 3
+    signed = [p for p in call.body["contents"][1]["parts"] if "thoughtSignature" in p]
+    assert signed and all(p["thoughtSignature"] in relay.signatures for p in signed)
     assert card_of(bigger.payload).facts["Size"] == "2K"
     again = await wait_result(discord_fake, await press(discord_fake, token_of(bigger), "Upscale"))
     assert relay.generate_calls()[-1].body["generationConfig"]["imageConfig"] == {"imageSize": "4K"}
@@ -142,7 +154,7 @@ async def test_zoom_out_extends_the_stored_picture(
     await wait_result(discord_fake, await press(discord_fake, sent, "Zoom out"))
     _, call = relay.generate_calls()
     assert text_of(call) == f"{ZOOM_OUT} The picture was made for: a cabin"
-    assert len(inline_pictures(call)) == 1
+    assert [c["role"] for c in call.body["contents"]] == ["user", "model", "user"]
 
 
 async def test_edit_asks_in_a_modal_and_sends_the_picture_then_the_uploads(
@@ -165,7 +177,8 @@ async def test_edit_asks_in_a_modal_and_sends_the_picture_then_the_uploads(
     edited = await wait_result(discord_fake, submitted)
     _, call = relay.generate_calls()
     assert text_of(call) == "give it a red roof"
-    assert [p.size for p in inline_pictures(call)] == [(128, 128), (40, 30)]
+    assert picture_in(call.body["contents"][1]).size == (128, 128)
+    assert [p.size for p in inline_pictures(call)] == [(40, 30)], "the upload follows the words"
     card = card_of(edited.payload)
     assert card.prompt == "give it a red roof" and card.lineage is not None and card.lineage.startswith("✏️")
 
@@ -204,7 +217,11 @@ async def test_a_set_offers_u_and_v_for_each_picture(
     assert len(single.gallery) == 1 and "Vary (Subtle)" in single.labels
     assert alone.files[0].data == final.files[1].data
     await wait_result(discord_fake, await press(discord_fake, sent, "V3"))
-    assert len(inline_pictures(relay.generate_calls()[-1])) == 1
+    # A set keeps no conversation (three calls made it): V3 edits the third picture as sent.
+    varied = relay.generate_calls()[-1]
+    (picture,) = inline_pictures(varied)
+    assert picture.size == Image.open(io.BytesIO(final.files[2].data)).size
+    assert len(varied.body["contents"]) == 1
 
 
 async def test_delete_is_for_the_requester_or_a_moderator(start, discord_fake: FakeDiscord) -> None:
@@ -241,7 +258,7 @@ async def test_buttons_work_after_a_restart(start, discord_fake: FakeDiscord, re
     discord_fake.ready.clear()
     await start()
     await wait_result(discord_fake, await press(discord_fake, sent, "Vary (Subtle)"))
-    assert len(inline_pictures(relay.generate_calls()[-1])) == 1
+    assert [c["role"] for c in relay.generate_calls()[-1].body["contents"]] == ["user", "model", "user"]
 
 
 async def test_a_press_after_the_retention_is_told_how_to_start_again(
