@@ -236,6 +236,12 @@ class NotYourPicture(BotError):
     key = "error.not_your_picture"
 
 
+class NotAllowedToLook(BotError):
+    """Another member's /history is for moderators (Manage Messages)."""
+
+    key = "error.not_allowed_to_look"
+
+
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:
     """The one member-facing sentence for an error; params ending in `_key` are catalog keys too."""
     params = {

@@ -96,6 +96,12 @@ class Edit(commands.Cog):
         )
 
     async def edit_menu(self, interaction: discord.Interaction[BananaBot], message: discord.Message) -> None:
+        if self.bot.user is not None and message.author.id == self.bot.user.id:
+            parent = await self.bot.jobs.for_message(message.id)
+            if parent is not None:
+                # One of the bot's results: its kept picture (full quality), on its own model.
+                await interaction.response.send_modal(PromptModal(Kind.EDIT, [], interaction, parent=parent))
+                return
         sources = message_sources(message)
         require_pictures(sources)
         # The first picture is edited; the others are references, as many as the model takes.

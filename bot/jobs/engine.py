@@ -33,6 +33,16 @@ from bot.service import ImageService
 log = logging.getLogger(__name__)
 
 STATS_WINDOW = 86400.0
+HISTORY_PAGE = 8
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a member's recent results (those whose pictures are still kept)."""
+
+    jobs: tuple[Job, ...]
+    page: int
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,13 @@ class JobEngine:
     def job(self, job_id: int) -> Job | None:
         active: Active | None = self.board.active.get(job_id)
         return active.job if active else None
+
+    async def history(self, user_id: int, page: int, per_page: int = HISTORY_PAGE) -> HistoryPage:
+        """A member's results, newest first, from the journal; only those still within retention."""
+        since = self.clock() - self.settings.result_retention_hours * 3600
+        jobs, total = await self.store.finished_for(user_id, since, per_page, page * per_page)
+        pages = max(1, -(-total // per_page))
+        return HistoryPage(tuple(jobs), min(page, pages - 1), pages)
 
     async def usage(self, member: Member, *, with_guild: bool) -> Usage:
         return await self.admission.usage(member, with_guild=with_guild)

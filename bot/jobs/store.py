@@ -73,6 +73,11 @@ class JobStore(Protocol):
     async def for_message(self, message_id: int) -> Job | None:
         """The finished job whose result the message shows."""
 
+    async def finished_for(
+        self, user_id: int, since: float, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        """A member's results finished since `since`, newest first (one page), and how many in all."""
+
     async def units_since(
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> int:
@@ -167,6 +172,21 @@ class SqliteJobStore:
         ) as cursor:
             row = await cursor.fetchone()
         return _job(row) if row else None
+
+    async def finished_for(
+        self, user_id: int, since: float, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        where = "user_id = ? AND status = ? AND finished_at >= ? AND message_id IS NOT NULL"
+        args = (user_id, JobStatus.DONE.value, since)
+        # `where` is a fixed string; every value is a parameter.
+        async with self.conn.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args) as cursor:  # noqa: S608
+            row = await cursor.fetchone()
+        total = int(row[0]) if row else 0
+        async with self.conn.execute(
+            f"SELECT * FROM jobs WHERE {where} ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            (*args, limit, offset),
+        ) as cursor:
+            return [_job(r) for r in await cursor.fetchall()], total
 
     async def unfinished(self) -> list[Job]:
         """Jobs a restart must pick up: queued or running, or done but never delivered."""

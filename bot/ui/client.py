@@ -28,7 +28,15 @@ from bot.ui.tree import BananaTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine", "cogs.edit", "cogs.mentions", "cogs.models", "cogs.actions", "cogs.jobs")
+EXTENSIONS = (
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.mentions",
+    "cogs.models",
+    "cogs.actions",
+    "cogs.jobs",
+    "cogs.history",
+)
 
 
 def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:

@@ -301,3 +301,23 @@ async def test_a_press_outside_the_allowlists_is_refused(
     refused = await press(discord_fake, sent, "Reroll", member=BOB)
     assert await private_error(discord_fake, refused) == "You can't use this bot here."
     assert len(relay.generate_calls()) == 1
+
+
+async def test_the_edit_menu_on_a_result_edits_the_kept_picture(
+    start, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start()
+    sent, _ = await first_card(discord_fake, prompt="a cabin", model="gpt-image-1")
+    message = discord_fake.original_message(sent)
+    opened = await discord_fake.send_interaction(discord_fake.message_menu("Edit image", message))
+    modal = await discord_fake.wait_for(lambda c: c.path.endswith(f"{opened.token}/callback"))
+    field = modal.payload["data"]["components"][0]["components"][0]
+    submitted = await discord_fake.send_interaction(
+        discord_fake.modal_submit(modal.payload["data"]["custom_id"], {field["custom_id"]: "paint it blue"})
+    )
+    edited = await wait_result(discord_fake, submitted)
+    (edit,) = relay.calls_to("/v1/images/edits")
+    assert edit.body["prompt"] == "paint it blue" and edit.body["model"] == "gpt-image-1"
+    assert [f.name for f in edit.body["_files"]] == ["image"]
+    lineage = card_of(edited.payload).lineage
+    assert lineage is not None and lineage.startswith("✏️ Changed from [an earlier picture](")

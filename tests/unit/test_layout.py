@@ -56,6 +56,7 @@ async def test_every_command_payload_is_valid() -> None:
             "models",
             "usage",
             "status",
+            "history",
             "Edit image",
             "Blend images",
         }
