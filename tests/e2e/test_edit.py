@@ -323,8 +323,12 @@ async def test_edit_menu_on_the_bots_own_result(start, discord_fake: FakeDiscord
     result = discord_fake.original_message(first.path.split("/")[-3])
     _, modal = await open_menu(discord_fake, "Edit image", result)
     await wait_result(discord_fake, await submit(discord_fake, modal, "make it blue"))
-    edit_call = relay.generate_calls()[1]
-    (picture,) = decoded_inline(edit_call)
+    first_call, edit_call = relay.generate_calls()
+    # Gemini continues its own result in conversation: the picture goes back in the model's turn.
+    asked, answered, now = edit_call.body["contents"]
+    assert asked == first_call.body["contents"][0] and now["parts"] == [{"text": "make it blue"}]
+    (part,) = [p for p in answered["parts"] if "inlineData" in p]
+    picture = Image.open(io.BytesIO(base64.b64decode(part["inlineData"]["data"])))
     assert picture.size == (128, 128), "the bot's own picture went back in"
 
 
