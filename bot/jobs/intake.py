@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 
 from bot.errors import PictureGone
 from bot.jobs.state import Active, Board
-from bot.request import Exchange, InputImage
+from bot.request import Exchange, GenerateRequest, InputImage, Parent
 from bot.service import Plan
 
 INTAKE_AT_ONCE = 2
+# Rerolls of rerolls are followed back this far to the picture they all started from.
+MAX_REROLL_CHAIN = 20
 BIG_INTAKE_BYTES = 8 * 1024 * 1024
 
 
@@ -34,53 +36,60 @@ class Intake:
         declared = sum(source.size or 0 for source in job.request.sources)
         slots = INTAKE_AT_ONCE if declared > BIG_INTAKE_BYTES else 1
         plan = Plan(job.request, route, job.notes)
-        active.history = await self.conversation(active)
+        source, reused = await self._source(job.request)
+        active.history = await self._conversation(active, source)
         async with self._take(slots):
-            images = await self._from_parent(plan)
-            if images is None:
+            if reused is not None:
+                images = reused
+            else:
                 # A conversation carries the parent's picture in its last answer already.
-                kept = () if active.history else await self._parent_picture(plan)
+                kept = () if active.history else await self._picture(source)
                 images = await board.service.load(plan, kept)
         await board.files.save_inputs(job.id, images)
         active.images = images
         return images
 
-    async def _from_parent(self, plan: Plan) -> tuple[InputImage, ...] | None:
-        """A reroll sends its parent's own prepared inputs again, when they are still kept."""
-        parent = plan.request.parent
-        if parent is None or parent.uses_picture:
-            return None
-        return await self.board.files.load_inputs(parent.job_id)
+    async def _source(self, request: GenerateRequest) -> tuple[Parent | None, tuple[InputImage, ...] | None]:
+        """Where a job's kept pictures come from: the earlier result whose picture it works on, or
+        for a reroll the rerolled job's own prepared inputs. A reroll of a result that was itself
+        made from a picture (a variation, an edit) goes back to that picture, so the reroll sends
+        exactly what the result's own request sent."""
+        parent = request.parent
+        for _ in range(MAX_REROLL_CHAIN):
+            if parent is None or parent.uses_picture:
+                return parent, None
+            inputs = await self.board.files.load_inputs(parent.job_id)
+            if inputs:
+                return None, inputs
+            earlier = await self.board.store.get(parent.job_id)
+            parent = earlier.request.parent if earlier is not None else None
+        return None, None
 
-    async def _parent_picture(self, plan: Plan) -> tuple[bytes, ...]:
-        parent = plan.request.parent
-        if parent is None or not parent.uses_picture:
+    async def _picture(self, source: Parent | None) -> tuple[bytes, ...]:
+        if source is None:
             return ()
-        data = await self.board.files.load_picture(parent.job_id, parent.index)
+        data = await self.board.files.load_picture(source.job_id, source.index)
         if data is None:
-            raise PictureGone(f"job {parent.job_id} picture {parent.index}", hours=self._hours())
+            hours = round(self.board.settings.result_retention_hours)
+            raise PictureGone(f"job {source.job_id} picture {source.index}", hours=hours)
         return (data,)
 
-    def _hours(self) -> int:
-        return round(self.board.settings.result_retention_hours)
-
-    async def conversation(self, active: Active) -> tuple[Exchange, ...]:
+    async def _conversation(self, active: Active, source: Parent | None) -> tuple[Exchange, ...]:
         """The earlier turns an edit of a conversing model's own result sends back, if kept."""
         job, board = active.job, self.board
-        parent = job.request.parent
-        if parent is None or not parent.uses_picture or not board.service.converses(job.model):
+        if source is None or not board.service.converses(job.model):
             return ()
-        earlier = await board.store.get(parent.job_id)
+        earlier = await board.store.get(source.job_id)
         if earlier is None or earlier.model != job.model:
             return ()  # signatures belong to the model (and route) that made them
-        return await board.files.load_conversation(parent.job_id)
+        return await board.files.load_conversation(source.job_id)
 
     async def images_for(self, active: Active) -> tuple[InputImage, ...]:
         """The pictures for a run: from memory, else from disk (after a restart), else fetched again."""
         if active.images is not None or not active.job.request.takes_pictures:
             return active.images or ()
         stored = await self.board.files.load_inputs(active.job.id)
-        active.history = await self.conversation(active)
+        active.history = await self._conversation(active, (await self._source(active.job.request))[0])
         if stored is None:
             # Accepted but not prepared before a restart: fetch the pictures now.
             return await self.prepare(active)

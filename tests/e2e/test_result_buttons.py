@@ -321,3 +321,21 @@ async def test_the_edit_menu_on_a_result_edits_the_kept_picture(
     assert [f.name for f in edit.body["_files"]] == ["image"]
     lineage = card_of(edited.payload).lineage
     assert lineage is not None and lineage.startswith("✏️ Changed from [an earlier picture](")
+
+
+async def test_a_reroll_of_a_variation_asks_exactly_what_the_variation_asked(
+    start, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start()
+    sent, _ = await first_card(discord_fake, prompt="a cabin")
+    varied = await wait_result(discord_fake, await press(discord_fake, sent, "Vary (Subtle)"))
+    await wait_result(discord_fake, await press(discord_fake, token_of(varied), "Reroll"))
+    _, variation, again = relay.generate_calls()
+    assert again.body == variation.body, "the same conversation and words again"
+
+    sent, _ = await first_card(discord_fake, prompt="a fox", model="gpt-image-1")
+    varied = await wait_result(discord_fake, await press(discord_fake, sent, "Vary (Subtle)"))
+    await wait_result(discord_fake, await press(discord_fake, token_of(varied), "Reroll"))
+    first_edit, second_edit = relay.calls_to("/v1/images/edits")
+    assert second_edit.body["prompt"] == first_edit.body["prompt"]
+    assert [f.data for f in second_edit.body["_files"]] == [f.data for f in first_edit.body["_files"]]
