@@ -92,7 +92,8 @@ class Delivery:
     # (vary, upscale, edit …) start from these, not from the re-encoded upload.
     originals: tuple[bytes | None, ...] = ()
     lineage: Lineage | None = None
-    exchange: Exchange | None = None  # this turn of a conversation, for the next edit to send back
+    # The turns an edit of this result sends back (Gemini), oldest first; empty for other formats.
+    conversation: tuple[Exchange, ...] = ()
 
 
 class ImageService:
@@ -361,5 +362,5 @@ class ImageService:
             task_id=first.task_id,
             actions=first.actions,
             originals=tuple(originals),
-            exchange=first.exchange if len(results) == 1 else None,
+            conversation=first.conversation if len(results) == 1 else (),
         )

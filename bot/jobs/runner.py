@@ -140,8 +140,8 @@ class Runner:
         # The inputs stay beside the results: a reroll sends them again.
         await board.files.save_results(job.id, delivery.images, delivery.originals)
         turns = board.settings.edit_history_turns
-        if delivery.exchange is not None and turns:
-            await board.files.save_conversation(job.id, (*active.history, delivery.exchange)[-turns:])
+        if delivery.conversation and turns:
+            await board.files.save_conversation(job.id, delivery.conversation[-turns:])
         await board.store.set_result(job, stored_result(delivery), board.now())
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
         await self.deliver(active, delivery)

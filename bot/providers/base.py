@@ -56,6 +56,13 @@ class GenerationResult:
     actions: tuple[Action, ...] = ()
     # A conversational format's turn as sent and received, for the next edit to send back (Gemini).
     exchange: Exchange | None = None
+    # The earlier turns this answer follows, as sent (trimmed to fit, or none after a stateless
+    # retry): with `exchange`, the conversation the next edit continues.
+    history: tuple[Exchange, ...] = ()
+
+    @property
+    def conversation(self) -> tuple[Exchange, ...]:
+        return (*self.history, self.exchange) if self.exchange is not None else ()
 
 
 @dataclass(frozen=True)

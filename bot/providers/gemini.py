@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
@@ -342,7 +342,7 @@ class GeminiProvider(ImageProvider):
     ) -> GenerationResult:
         history, parts = self.plan_turn(request)
         try:
-            return await self.converse(request, history, parts)
+            return replace(await self.converse(request, history, parts), history=history)
         except UpstreamError as exc:
             if not history or not is_signature_error(exc):
                 raise

@@ -254,3 +254,7 @@ async def test_a_refused_signature_is_retried_once_as_a_stateless_edit(
     (turn,) = stateless.body["contents"]
     assert "inline_data" in turn["parts"][0] and turn["parts"][-1] == {"text": "now in winter"}
     assert second.files
+    # The conversation starts again from the stateless turn; the refused one is not sent again.
+    await reply_on(discord_fake, "add a fox")
+    asked, answered, now = relay.generate_calls()[-1].body["contents"]
+    assert asked == turn and answered["role"] == "model" and now["parts"] == [{"text": "add a fox"}]
