@@ -15,8 +15,8 @@ from PIL import Image
 from bot.jobs.engine import JobEngine
 from bot.routing import parse_models
 from tests.conftest import API_KEY
-from tests.e2e.cards import buttons_in, card_of
-from tests.e2e.helpers import images_of, imagine, private_error, wait_result
+from tests.e2e.cards import card_of
+from tests.e2e.helpers import buttons_of, images_of, imagine, private_error, wait_result
 from tests.fakes.discord import FakeDiscord, is_progress
 from tests.fakes.relay import FakeRelay, MjTask
 
@@ -182,10 +182,7 @@ async def test_chat_answers_without_a_picture(
 
 
 def button_ids(call: Any) -> list[tuple[str, str]]:
-    return [
-        (b.get("label") or b.get("emoji", {}).get("name", ""), b["custom_id"])
-        for b in buttons_in(call.payload)
-    ]
+    return [(b.get("label") or b.get("emoji", {}).get("name", ""), b["custom_id"]) for b in buttons_of(call)]
 
 
 async def test_midjourney_imagine_progress_grid_and_buttons(
