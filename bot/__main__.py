@@ -13,6 +13,7 @@ import discord
 
 from bot.config import ConfigError, Settings
 from bot.redact import Redactor, setup_logging
+from bot.storage import data_dir_problem
 from bot.ui.client import BananaBot, use_discord_endpoints
 
 log = logging.getLogger("bot")
@@ -42,6 +43,10 @@ def _load_settings() -> Settings:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         problems.append(f"DATA_DIR '{settings.data_dir}' cannot be created: {exc.strerror}")
+    else:
+        problem = data_dir_problem(settings.data_dir)
+        if problem:
+            problems.append(problem)
     if problems:
         raise ConfigError(problems)
     return settings

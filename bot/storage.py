@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +66,56 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_message ON jobs (message_id);
     """,
 )
+
+
+# Enough to show a full disk or a file size limit, small enough to cost nothing at start.
+_PROBE_BYTES = 64 * 1024
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """Why DATA_DIR cannot hold the bot's journal and pictures, as one line with the fix; None when
+    it can. Run once at start (blocking): a folder found unusable later fails the job, not the bot.
+    """
+    where = f"DATA_DIR '{data_dir}'"
+    database = data_dir / DB_NAME
+    if database.exists() and not database.is_file():
+        return f"{where}: {database} is not a file: move it away, or point DATA_DIR at another folder"
+    probe = data_dir / ".write-test"
+    try:
+        with probe.open("wb") as handle:
+            handle.write(b"\0" * _PROBE_BYTES)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        return _unusable(where, exc)
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    try:
+        connection = sqlite3.connect(database)
+        try:
+            connection.execute("PRAGMA user_version").fetchone()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        return f"{where}: its database {database} cannot be opened ({exc}): move the file away or fix it"
+    return None
+
+
+def _unusable(where: str, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (
+            f"{where} has no room left ({exc.strerror}): free some disk space,"
+            " or point DATA_DIR at another disk"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"{where} is not writable ({exc.strerror}): give the bot's user write access,"
+            " or point DATA_DIR at a folder it can write"
+        )
+    return f"{where} cannot be written ({exc.strerror}): point DATA_DIR at a folder the bot can write"
 
 
 class Database:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -332,3 +333,45 @@ def test_job_engine_settings_are_read() -> None:
 )
 def test_job_engine_settings_problems(env: dict[str, str], expected: str) -> None:
     assert problems(GOOD | env) == [expected]
+
+
+def test_process_names_a_data_dir_whose_database_is_a_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "bananabot.db").mkdir(parents=True)
+    result = run_bot({**GOOD, "DATA_DIR": str(data)}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"DATA_DIR '{data}': {data / 'bananabot.db'} is not a file: move it away,"
+        " or point DATA_DIR at another folder"
+    ]
+
+
+def test_process_names_a_data_dir_on_a_full_disk(tmp_path: Path) -> None:
+    # A file size limit of 0 makes every write fail as a full disk does (EFBIG; Python ignores SIGXFSZ).
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "SYSTEMROOT", "LANG")}
+    data = tmp_path / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env={**clean, "PYTHONPATH": str(SOURCE_ROOT), **GOOD, "DATA_DIR": str(data)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)),
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"DATA_DIR '{data}' has no room left (File too large): free some disk space,"
+        " or point DATA_DIR at another disk"
+    ]
+
+
+def test_process_names_a_database_that_is_not_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bananabot.db").write_bytes(b"this is not a database" * 100)
+    result = run_bot({**GOOD, "DATA_DIR": str(data)}, tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"DATA_DIR '{data}': its database {data / 'bananabot.db'} cannot be opened (")
+    assert "Traceback" not in result.stderr
