@@ -220,6 +220,12 @@ class JobAlreadyOver(BotError):
     key = "error.job_over"
 
 
+class StorageFailed(BotError):
+    """The bot could not keep a job's pictures or journal it (a full disk, a broken DATA_DIR)."""
+
+    key = "error.storage"
+
+
 class PictureGone(BotError):
     """A result's button was pressed after its picture was cleaned away (RESULT_RETENTION_HOURS)."""
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
-from bot.errors import PictureGone
+from bot.errors import BotError, PictureGone, StorageFailed
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
 from bot.jobs.files import JobFiles
@@ -122,6 +122,9 @@ class JobEngine:
         active = board.pending[id(job)]
         try:
             await self.store.add(job)
+        except Exception as exc:
+            log.error("Job for user %d could not be journaled", job.origin.user_id, exc_info=exc)
+            raise StorageFailed(f"{type(exc).__name__}: {exc}") from exc
         finally:
             del board.pending[id(job)]
         board.active[job.id] = active
@@ -138,7 +141,11 @@ class JobEngine:
                     board.forget(active)
                     raise
                 await self.runner.end(active, JobStatus.FAILED, error=type(exc).__name__)
-                raise
+                if isinstance(exc, BotError):
+                    raise
+                # The pictures could not be kept (a full disk): one clear answer, the cause logged.
+                log.error("Job %d: its pictures could not be kept", job.id, exc_info=exc)
+                raise StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}") from exc
         if active.stop == "cancel":
             active.phase = Phase.DELIVERING
             await self.runner.cancelled(active)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from bot.errors import BotError, JobAlreadyOver, JobTimedOut, NotYourJob, UpstreamError
+from bot.errors import BotError, JobAlreadyOver, JobTimedOut, NotYourJob, StorageFailed, UpstreamError
 from bot.jobs.access import Member
 from bot.jobs.intake import Intake
 from bot.jobs.model import Job, JobStatus
@@ -71,7 +71,7 @@ class Runner:
     async def _execute(self, active: Active) -> None:
         job = active.job
         try:
-            await self.board.store.update(job, status=JobStatus.RUNNING, started_at=self.board.now())
+            await self._start(job)
             delivery = await self._generate(active)
         except asyncio.CancelledError:
             self._release(active)
@@ -87,7 +87,21 @@ class Runner:
         else:
             active.phase = Phase.DELIVERING
             self._release(active)
-            await self._succeeded(active, delivery)
+            try:
+                await self._keep(active, delivery)
+            except Exception as exc:
+                # The picture was made but cannot be kept (a full disk): the member hears it now.
+                log.error("Job %d: its result could not be kept", job.id, exc_info=exc)
+                await self.failed(active, StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}"))
+                return
+            await self.deliver(active, delivery)
+
+    async def _start(self, job: Job) -> None:
+        try:
+            await self.board.store.update(job, status=JobStatus.RUNNING, started_at=self.board.now())
+        except Exception as exc:
+            log.error("Job %d: the journal could not record its start", job.id, exc_info=exc)
+            raise StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}") from exc
 
     def _task_done(self, active: Active, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never runs its own handlers (Python throws the
@@ -135,7 +149,8 @@ class Runner:
 
     # --- endings ----------------------------------------------------------------------------
 
-    async def _succeeded(self, active: Active, delivery: Delivery) -> None:
+    async def _keep(self, active: Active, delivery: Delivery) -> None:
+        """Keep a finished job's pictures (for its buttons and a restart) and journal it done."""
         board, job = self.board, active.job
         # The inputs stay beside the results: a reroll sends them again.
         await board.files.save_results(job.id, delivery.images, delivery.originals)
@@ -144,7 +159,6 @@ class Runner:
             await board.files.save_conversation(job.id, delivery.conversation[-turns:])
         await board.store.set_result(job, stored_result(delivery), board.now())
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
-        await self.deliver(active, delivery)
 
     async def deliver(self, active: Active, delivery: Delivery) -> None:
         board, job = self.board, active.job
@@ -157,11 +171,11 @@ class Runner:
         except Exception as exc:
             # Nowhere to post (no permission, channel gone): record it rather than retry forever.
             log.warning("Job %d: the result could not be posted (%s: %s)", job.id, type(exc).__name__, exc)
-            await board.store.update(job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
+            await self._journal(job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
         else:
             # The result's message, so a reply to it or a menu on it finds this job again.
             shown = {"message_id": message_id} if message_id else {}
-            await board.store.update(job, delivered_at=board.now(), **shown)
+            await self._journal(job, delivered_at=board.now(), **shown)
         finally:
             board.forget(active)
 
@@ -182,21 +196,47 @@ class Runner:
             log.log(level, "Job %d ended in %s: %s", job.id, type(error).__name__, error)
         else:
             log.error("Job %d failed unexpectedly", job.id, exc_info=error)
-        await self.end(active, JobStatus.FAILED, error=type(error).__name__)
-        await self._tell(active, lambda sink: sink.fail(job, error))
+        await self.end(active, JobStatus.FAILED, forget=False, error=type(error).__name__)
+        try:
+            await self._tell(active, lambda sink: sink.fail(job, error))
+        finally:
+            self.board.forget(active)  # only now: a stop waits for the member to be told
 
     async def cancelled(self, active: Active) -> None:
         job = active.job
         log.info("Job %d cancelled by user %s", job.id, job.cancelled_by)
-        await self.end(active, JobStatus.CANCELLED, cancelled_by=job.cancelled_by)
-        await self._tell(active, lambda sink: sink.cancelled(job))
+        await self.end(active, JobStatus.CANCELLED, forget=False, cancelled_by=job.cancelled_by)
+        try:
+            await self._tell(active, lambda sink: sink.cancelled(job))
+        finally:
+            self.board.forget(active)
 
-    async def end(self, active: Active, status: JobStatus, **fields: Any) -> None:
+    async def end(self, active: Active, status: JobStatus, *, forget: bool = True, **fields: Any) -> None:
+        """Journal how a job ended and drop its inputs; a failing disk is logged, never raised, so
+        the member is still told."""
         board = self.board
-        await board.store.update(active.job, status=status, finished_at=board.now(), **fields)
+        await self._journal(active.job, status=status, finished_at=board.now(), **fields)
         if active.job.request.takes_pictures:
-            await board.files.drop_inputs(active.job.id)
-        board.forget(active)
+            try:
+                await board.files.drop_inputs(active.job.id)
+            except OSError as exc:
+                log.warning("Job %d: its inputs could not be removed (%s)", active.job.id, exc)
+        if forget:
+            board.forget(active)
+
+    async def _journal(self, job: Job, **fields: Any) -> None:
+        """A journal write after the job's outcome is settled: a failure is logged, and the engine
+        goes on (the member's answer matters more than the record of it)."""
+        try:
+            await self.board.store.update(job, **fields)
+        except Exception as exc:
+            log.error(
+                "Job %d: the journal could not record %s (%s: %s)",
+                job.id,
+                sorted(fields),
+                type(exc).__name__,
+                exc,
+            )
 
     async def _tell(self, active: Active, say: Callable[[JobSink], Coroutine[Any, Any, None]]) -> None:
         board = self.board
@@ -208,9 +248,9 @@ class Runner:
             log.warning(
                 "Job %d: the member could not be told (%s: %s)", active.job.id, type(exc).__name__, exc
             )
-            await board.store.update(active.job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
+            await self._journal(active.job, delivery_error=f"{type(exc).__name__}: {exc}"[:500])
         else:
-            await board.store.update(active.job, delivered_at=board.now())
+            await self._journal(active.job, delivered_at=board.now())
 
     # --- cancelling -------------------------------------------------------------------------
 
