@@ -19,6 +19,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}", re.I), r"\1***"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-***"),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "AIza***"),
+    # Fields named like a credential in JSON or a Python dict (discord.py's gateway dumps at DEBUG
+    # carry every interaction's token so; relays echo upstream keys so), quoted values only.
+    (
+        re.compile(
+            r"""(["'](?:[a-z_]*token|api[_-]?key|apikey|key|secret|[a-z_]*password|authorization)["']"""
+            r"""\s*:\s*["'])[^"']+(["'])""",
+            re.I,
+        ),
+        r"\1***\2",
+    ),
+    # The same as bare `name=value` pairs (a form body, a header dump), not only in a query string.
+    (
+        re.compile(
+            r"(\b(?:api[_-]?key|apikey|access_token|refresh_token|secret|password)=)[^&\s\"',;]+", re.I
+        ),
+        r"\1***",
+    ),
     # Interaction and webhook tokens travel in the URL path.
     (re.compile(r"(/webhooks/\d+/)[^/?\s\"']+"), r"\1***"),
     (re.compile(r"(/interactions/\d+/)[^/?\s\"']+"), r"\1***"),

@@ -95,6 +95,7 @@ async def test_bot_process_serves_imagine_and_stops_cleanly_on_sigterm(
     assert code == 0, err
     assert "Received SIGTERM, shutting down" in err
     assert API_KEY not in err + out and BOT_TOKEN not in err + out
+    assert sent.token not in err + out, "interaction tokens are masked in every log line"
     assert "Traceback" not in err
     # No global sync on a normal start.
     assert not [c for c in discord_fake.calls if c.method == "PUT"]

@@ -50,3 +50,18 @@ def test_interaction_tokens_in_webhook_and_callback_paths() -> None:
     assert redact("POST /api/v10/interactions/1573/tok-abc.def/callback") == (
         "POST /api/v10/interactions/1573/***/callback"
     )
+
+
+def test_credential_fields_in_json_and_gateway_dumps_are_masked() -> None:
+    redact = Redactor()
+    gateway = (
+        "WebSocket Event: {'t': 'INTERACTION_CREATE', 'd': {'id': '1', 'token': 'aW50ZXJhY3Rpb246MTIz'}}"
+    )
+    assert redact(gateway) == "WebSocket Event: {'t': 'INTERACTION_CREATE', 'd': {'id': '1', 'token': '***'}}"
+    upstream = '{"error": {"message": "bad", "api_key": "upstream-key-0123", "access_token": "abc.def"}}'
+    assert redact(upstream) == '{"error": {"message": "bad", "api_key": "***", "access_token": "***"}}'
+    assert redact('{"Authorization": "Basic dXNlcjpwYXNz"}') == '{"Authorization": "***"}'
+    assert redact("form: apikey=zzz123&prompt=cat secret=s3cr3t") == "form: apikey=***&prompt=cat secret=***"
+    assert redact('{"model": "gpt-image-1", "prompt": "a key to the city"}') == (
+        '{"model": "gpt-image-1", "prompt": "a key to the city"}'
+    ), "ordinary words and fields stay"
