@@ -25,7 +25,7 @@ from bot.errors import (
     UpstreamBadResponse,
 )
 from bot.http import HttpClient
-from bot.imaging import FittedImage, fit_to_limit_async, run_in_pool
+from bot.imaging import FittedImage, fit_to_limit_async, run_in_pool, sniff
 from bot.inputs import InputLimits, check_declared, load_inputs, prepare
 from bot.providers.base import (
     Action,
@@ -44,6 +44,8 @@ from bot.routing import ModelRoute
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
+PREVIEW_TIMEOUT = 10.0
+MAX_PREVIEW_BYTES = 8 * 1024 * 1024
 # What a blend asks for when the member gave no words and the format needs some.
 BLEND_INSTRUCTION = (
     "Blend these pictures into one coherent new picture that combines their subjects and styles."
@@ -128,6 +130,16 @@ class ImageService:
         _, provider = self.route(model)
         seconds = max(self.settings.job_timeout, provider.time_limit or 0.0)
         return Timing(seconds, restarts_on_progress=isinstance(provider, TaskProvider))
+
+    async def preview(self, url: str) -> bytes | None:
+        """A running task's preview picture, downloaded (its link may carry the relay's key), or
+        None when it cannot be had: a preview is a courtesy."""
+        try:
+            data = await self.http.download(url, timeout=PREVIEW_TIMEOUT, max_bytes=MAX_PREVIEW_BYTES)
+        except BotError as exc:
+            log.info("No task preview (%s)", type(exc).__name__)
+            return None
+        return data if sniff(data) else None
 
     def converses(self, model: str) -> bool:
         """Whether edits of this model's results send the conversation rather than the picture."""

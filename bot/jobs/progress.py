@@ -48,7 +48,7 @@ class ProgressShow:
                 JobStatus.RUNNING,
                 seconds=int(seconds),
                 percent=active.percent,
-                preview_url=active.preview_url,
+                preview=active.preview,
                 restarting=restarting,
             )
         return None

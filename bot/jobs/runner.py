@@ -138,7 +138,9 @@ class Runner:
 
     async def _on_progress(self, active: Active, progress: Progress) -> None:
         active.percent = progress.percent if progress.percent is not None else active.percent
-        active.preview_url = progress.preview_url or active.preview_url
+        if progress.preview_url and progress.preview_url != active.preview_url:
+            active.preview_url = progress.preview_url
+            self.board.spawn(self._fetch_preview(active, progress.preview_url))
         if progress.task_id and progress.task_id != active.job.upstream_task:
             await self.board.store.update(active.job, upstream_task=progress.task_id)
         timing = active.timing
@@ -146,6 +148,11 @@ class Runner:
             # A slow task queue that still moves is not cut off: the clock restarts.
             loop = asyncio.get_running_loop()
             active.deadline.reschedule(loop.time() + timing.seconds)
+
+    async def _fetch_preview(self, active: Active, url: str) -> None:
+        data = await self.board.service.preview(url)
+        if data is not None and active.preview_url == url:
+            active.preview = data
 
     # --- endings ----------------------------------------------------------------------------
 

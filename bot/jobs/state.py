@@ -47,7 +47,9 @@ class ProgressView:
     ahead: int = 0
     seconds: int = 0
     percent: int | None = None
-    preview_url: str | None = None
+    # The task's preview picture as the bot downloaded it: relay URLs may carry keys, so members
+    # are shown the copy, never the link.
+    preview: bytes | None = field(default=None, repr=False)
     restarting: bool = False
 
 
@@ -72,7 +74,8 @@ class Active:
     started: float = 0.0
     holds_slot: bool = False
     percent: int | None = None
-    preview_url: str | None = None
+    preview_url: str | None = None  # the last preview link the API gave (never shown)
+    preview: bytes | None = field(default=None, repr=False)
     deadline: asyncio.Timeout | None = None
     timing: Timing | None = None
     shown: ProgressView | None = None

@@ -7,6 +7,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Catalog
+from bot.imaging import extension, sniff
 from bot.jobs.model import JobStatus
 from bot.jobs.state import ProgressView
 
@@ -32,6 +33,12 @@ def progress_message(view: ProgressView, catalog: Catalog, locale: str) -> dict[
     else:
         text = catalog.text("job.generating", locale, seconds=view.seconds)
     embed = None
-    if view.preview_url and view.preview_url.startswith("https://"):
-        embed = discord.Embed(colour=BANANA_YELLOW).set_image(url=view.preview_url)
+    if view.preview:
+        embed = discord.Embed(colour=BANANA_YELLOW).set_image(
+            url=f"attachment://{preview_name(view.preview)}"
+        )
     return {"content": text, "embed": embed}
+
+
+def preview_name(data: bytes) -> str:
+    return f"preview.{extension(sniff(data) or 'image/png')}"

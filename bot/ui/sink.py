@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.service import Delivery
 from bot.ui.buttons import CancelButton, is_live, task_buttons
 from bot.ui.card import result_card
 from bot.ui.client import BananaBot
-from bot.ui.render import progress_message
+from bot.ui.render import preview_name, progress_message
 from bot.ui.result_buttons import result_buttons
 from bot.ui.tree import error_text
 
@@ -34,6 +35,7 @@ class DiscordSink:
     def __init__(self, bot: BananaBot) -> None:
         self.bot = bot
         self._typing: dict[int, int] = {}
+        self._previews: dict[int, int] = {}  # per job: the preview its message already shows
 
     def _webhook(self, job: Job) -> discord.Webhook:
         origin = job.origin
@@ -52,16 +54,25 @@ class DiscordSink:
         if not view.restarting:
             cancel = discord.ui.View(timeout=None)
             cancel.add_item(CancelButton(job.id, self.bot.catalog.text("job.cancel", job.origin.locale)))
+        upload: dict[str, Any] = {}
+        if view.preview is not None and self._previews.get(job.id) != hash(view.preview):
+            # A new preview goes up once; later edits keep the attachment the message already has.
+            name = preview_name(view.preview)
+            upload["attachments"] = [discord.File(io.BytesIO(view.preview), filename=name)]
         message = await self._webhook(job).edit_message(
             "@original",  # type: ignore[arg-type]
             content=shown["content"],
             embed=shown["embed"],
             view=cancel,
+            **upload,
         )
+        if upload and view.preview is not None:
+            self._previews[job.id] = hash(view.preview)
         return message.id
 
     async def deliver(self, job: Job, delivery: Delivery) -> int | None:
         self._typing.pop(job.id, None)
+        self._previews.pop(job.id, None)
         origin = job.origin
         buttons = await self._buttons(job, delivery)
         if is_live(job):
@@ -107,6 +118,7 @@ class DiscordSink:
 
     async def fail(self, job: Job, error: BaseException) -> None:
         self._typing.pop(job.id, None)
+        self._previews.pop(job.id, None)
         text = error_text(error, self.bot.catalog, job.origin.locale)
         if is_live(job):
             webhook = self._webhook(job)
@@ -129,6 +141,7 @@ class DiscordSink:
         await self._post(job, content=content)
 
     async def cancelled(self, job: Job) -> None:
+        self._previews.pop(job.id, None)
         if not is_live(job):
             return  # only the Cancel button cancels, and it lives on the interaction's message
         text = self.bot.catalog.text("job.cancelled", job.origin.locale, name=f"<@{job.cancelled_by}>")

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.fakes.discord import Call, FakeDiscord, SentInteraction
+from tests.fakes.discord import Call, FakeDiscord, SentInteraction, is_progress
 from tests.fakes.discord_components import IS_COMPONENTS_V2, MEDIA_GALLERY, TEXT_DISPLAY, buttons_in, walk
 
 EPHEMERAL = 64
@@ -48,13 +48,15 @@ def image_of(call: Call) -> Image.Image:
 
 
 async def wait_result(discord_fake: FakeDiscord, sent: SentInteraction, timeout: float = 10.0) -> Call:
-    """The edit or message that carried the pictures (progress edits carry none)."""
+    """The edit or message that carried the pictures (a progress edit may carry a task's preview:
+    it is not the result)."""
     return await discord_fake.wait_for(
         lambda c: (
             sent.token in c.path
             and c.method in ("PATCH", "POST")
             and "/webhooks/" in c.path
             and bool(c.files)
+            and not is_progress(c)
         ),
         timeout,
     )

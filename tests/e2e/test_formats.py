@@ -506,14 +506,19 @@ async def test_midjourney_progress_is_shown_as_it_moves(
                 sent.token in c.path and is_progress(c) and f"… {p}% (" in c.payload["content"]
             )
         )
+        if percent == 80:
+            # The preview came with 45 %; the bot shows its own copy of it before the task ends.
+            await discord_fake.wait_for(lambda c: sent.token in c.path and is_progress(c) and bool(c.files))
         (task_id,) = tasks.planned
         tasks.move_on(task_id, step + 1)
     final = await wait_result(discord_fake, sent)
-    shown = [
-        c.payload["content"]
-        for c in discord_fake.calls_for(sent.token)
-        if c.method == "PATCH" and not c.files and c.at < final.at
-    ]
+    progress = [c for c in discord_fake.calls_for(sent.token) if is_progress(c) and c.at < final.at]
+    shown = [c.payload["content"] for c in progress]
+    # The proxy's preview is shown as the bot's own copy, uploaded once: never the relay's link.
+    (uploaded,) = [c for c in progress if c.files]
+    assert [f.filename for f in uploaded.files] == ["preview.png"]
+    assert uploaded.payload["embeds"][0]["image"]["url"] == "attachment://preview.png"
+    assert relay.base_url not in json.dumps([c.payload for c in progress])
     # A running job shows its seconds from its first tick, so a tick can come before the proxy's first
     # percentage: such lines may only lead; from the first percentage on, every line shows one.
     percent_lines = [re.match(r"🎨 Generating… (\d+)% \(\d+ s\)$", t) for t in shown]

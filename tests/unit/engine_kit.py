@@ -224,6 +224,7 @@ class FakeService:
         self.instant = False
         self.runs: list[Run] = []
         self.loads: list[Plan] = []
+        self.previews: list[str] = []
         self.load_gate: asyncio.Event | None = None
         self.load_error: BaseException | None = None
         self.cancelled_tasks: list[tuple[str, str]] = []
@@ -242,6 +243,10 @@ class FakeService:
     def timing(self, model: str) -> Timing:
         self.route(model)
         return self.timings.get(model, Timing(60.0))
+
+    async def preview(self, url: str) -> bytes | None:
+        self.previews.append(url)
+        return PNG
 
     async def load(self, plan: Plan, pictures: tuple[bytes, ...] = ()) -> tuple[InputImage, ...]:
         self.loads.append(plan)

@@ -6,7 +6,7 @@ from bot.jobs.engine import JobEngine
 from bot.jobs.model import JobStatus
 from bot.jobs.state import ProgressView
 from bot.providers.base import Progress
-from tests.unit.engine_kit import Kit, member, until
+from tests.unit.engine_kit import PNG, Kit, member, until
 
 
 async def settled(engine: JobEngine) -> None:
@@ -54,13 +54,13 @@ async def test_a_running_job_shows_its_seconds_percent_and_preview(kit: Kit) -> 
 
     run.report(Progress("running", percent=40, preview_url="https://cdn.example/preview.png"))
     await until(lambda: run.reported == 1, "the progress to be taken")
+    await until(lambda: kit.active(engine, job.id).preview is not None, "the preview to be downloaded")
     run.report(Progress("running"))  # says nothing new: the last percent and preview stay
     await until(lambda: run.reported == 2, "the progress to be taken")
     engine.progress.show_all()
     await settled(engine)
-    assert views(kit, job.id)[-1] == ProgressView(
-        JobStatus.RUNNING, seconds=7, percent=40, preview_url="https://cdn.example/preview.png"
-    )
+    assert views(kit, job.id)[-1] == ProgressView(JobStatus.RUNNING, seconds=7, percent=40, preview=PNG)
+    assert kit.service.previews == ["https://cdn.example/preview.png"], "downloaded once, never shown"
 
 
 async def test_a_quick_job_with_a_percentage_is_shown_at_once(kit: Kit) -> None:
