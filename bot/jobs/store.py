@@ -104,7 +104,8 @@ class SqliteJobStore:
         origin = replace(job.origin, token=None)
         cursor = await self.conn.execute(
             "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
-            " token, token_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " token, token_expires_at, created_at, message_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job.request.kind.value,
                 job.status.value,
@@ -118,6 +119,7 @@ class SqliteJobStore:
                 job.origin.token,
                 job.origin.token_expires_at,
                 job.created_at,
+                job.message_id,
             ),
         )
         await self.conn.commit()

@@ -40,10 +40,13 @@ async def run_job(interaction: discord.Interaction[BananaBot], request: Generate
     jobs = interaction.client.jobs
     job = await jobs.accept(request, origin_of(interaction), member_of(interaction))
     try:
-        await interaction.response.defer(thinking=True)
+        answer = await interaction.response.defer(thinking=True)
     except Exception:
         jobs.abandon(job)
         raise
+    # The command's message, known from the defer's answer: a late or refused result replies to it
+    # and tidies it, even when no progress edit ever named it.
+    job.message_id = answer.message_id if answer is not None else None
     await jobs.submit(job)
 
 

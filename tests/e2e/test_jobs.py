@@ -656,3 +656,19 @@ async def test_a_failure_after_the_token_expired_is_told_in_the_channel(
     # The journal records that the member was told (and the test ends only after that write).
     job = await until_journaled(bot.db.path, lambda job: job.delivered_at is not None)
     assert job.status is JobStatus.FAILED and job.delivery_error is None
+
+
+async def test_a_result_the_commands_message_refuses_is_posted_as_a_reply_and_the_message_tidied(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    discord_fake.refuse_uploads_to_original = True
+    await start_bot()
+    sent = await imagine(discord_fake, "a quick one")  # no progress edit: only the defer names the message
+    post = await until_post(discord_fake)
+    original = discord_fake.original_message(sent.token)
+    assert str(post["message_reference"]["message_id"]) == original["id"]
+    settled = await discord_fake.wait_for(
+        lambda c: c.method == "PATCH" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages/{original['id']}")
+    )
+    assert settled.payload["content"] == "✅ Done: the picture was posted below."
+    assert discord_fake.original_message(sent.token)["content"] == "✅ Done: the picture was posted below."

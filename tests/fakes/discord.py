@@ -109,6 +109,8 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         self.channel_messages: dict[str, dict[str, Any]] = {}
         self.bot_posts: list[dict[str, Any]] = []  # what the bot posted in channels, as Discord stored it
         self.forbidden_channels: set[str] = set()  # channels where the bot may not post (403 50013)
+        # True: an interaction's message takes no upload (404 Unknown Webhook), as Discord sometimes does.
+        self.refuse_uploads_to_original = False
         self._nonces: dict[str, dict[str, Any]] = {}
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
@@ -223,13 +225,16 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
                 self._update_pressed(iid, data, files)
         except Refused as refused:
             return self._refuse(call, refused)
-        return _json(
-            {
-                "interaction": {"id": iid, "type": self.sent[iid].payload["type"] if iid in self.sent else 2},
-                "response_message_loading": kind == 5,
-                "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
-            }
-        )
+        # Discord's interaction callback object: the response's message is named inside it.
+        interaction: dict[str, Any] = {
+            "id": iid,
+            "type": self.sent[iid].payload["type"] if iid in self.sent else 2,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+        }
+        if kind in (4, 5):
+            interaction["response_message_id"] = self.originals[token]
+        return _json({"interaction": interaction})
 
     def _update_pressed(self, iid: str, data: dict[str, Any], files: list[Upload]) -> None:
         pressed = self.sent[iid].payload.get("message") if iid in self.sent else None
@@ -269,6 +274,8 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         message = self._find(token, mid)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if self.refuse_uploads_to_original and call.files and mid == "@original":
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
         try:
             return _json(self._edit(message, call.payload, call.files))
         except Refused as refused:
