@@ -10,6 +10,7 @@ is the Discord side; the engine itself knows only plain values.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -100,8 +101,10 @@ class JobEngine:
     async def accept(self, request: GenerateRequest, origin: Origin, member: Member) -> Job:
         """Check a request, the queue and the member's limits, and hold a place for it.
 
-        Fast (no download, and no database write): it runs before the interaction is deferred, so
-        refusals are private and the defer goes out at once. `submit` journals the job.
+        It runs before the interaction is deferred, so refusals are private, and the job is in the
+        journal before the member is told it was accepted: a crash right after the defer loses
+        nothing. The journal write of a burst of commands is one commit. `submit` then fetches the
+        pictures and queues the job.
         """
         exempt = self.admission.check_access(member)
         plan = self.service.plan_request(request)
@@ -112,22 +115,27 @@ class JobEngine:
             if not exempt:
                 await self.admission.check_limits(member, units)
             job = Job(0, plan.request, origin, units, plan.notes, created_at=self.clock())
-            self.board.pending[id(job)] = Active(job, plan.route.format)
-        return job
-
-    async def submit(self, job: Job) -> None:
-        """Journal an accepted job, prepare its pictures and queue it; raise (and end the job) if
-        they are unusable."""
-        board = self.board
-        active = board.pending[id(job)]
+            active = Active(job, plan.route.format)
+            self.board.pending[id(job)] = active
         try:
             await self.store.add(job)
         except Exception as exc:
-            log.error("Job for user %d could not be journaled", job.origin.user_id, exc_info=exc)
+            log.error("Job for user %d could not be journaled", origin.user_id, exc_info=exc)
             raise StorageFailed(f"{type(exc).__name__}: {exc}") from exc
         finally:
-            del board.pending[id(job)]
-        board.active[job.id] = active
+            del self.board.pending[id(job)]
+        # Journaled: from here on the journal counts it for the limits, and a restart resumes it.
+        self.board.active[job.id] = active
+        return job
+
+    async def submit(self, job: Job, *, message_id: int | None = None) -> None:
+        """Prepare an accepted job's pictures and queue it; raise (and end the job) if they are
+        unusable. `message_id` is the command's message, when the defer's answer named it."""
+        board = self.board
+        active = board.active[job.id]
+        if message_id is not None:
+            with contextlib.suppress(Exception):  # a courtesy for late replies; never fails the job
+                await self.store.update(job, message_id=message_id)
         log.debug(
             "Job %d accepted: %s on %s for user %d", job.id, job.request.kind, job.model, job.origin.user_id
         )
@@ -155,9 +163,12 @@ class JobEngine:
             return  # the journal has it; the next start runs it
         self.runner.enqueue(active)
 
-    def abandon(self, job: Job) -> None:
-        """The member never saw the job accepted (the interaction could not be answered)."""
-        self.board.pending.pop(id(job), None)
+    async def abandon(self, job: Job) -> None:
+        """The member never saw the job accepted (the interaction could not be answered): it ends
+        here, counting for no limit."""
+        active = self.board.active.get(job.id)
+        if active is not None:
+            await self.runner.end(active, JobStatus.FAILED, error="NotAnswered")
 
     async def result_of(self, job_id: int) -> Job:
         """A finished job whose pictures its buttons may still work on; PictureGone past retention."""

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import statistics
 from dataclasses import asdict, dataclass, replace
@@ -95,12 +97,41 @@ class JobStore(Protocol):
 class SqliteJobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # New jobs wait here for the next commit: a burst of commands is journaled in one transaction.
+        self._adding: list[tuple[Job, asyncio.Future[None]]] = []
 
     @property
     def conn(self) -> aiosqlite.Connection:
         return self.db.conn
 
     async def add(self, job: Job) -> Job:
+        """Journal a job; it is on disk when this returns. Adds made in the same moment share one
+        commit (the first schedules it, the others join), so a burst costs one transaction."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._adding.append((job, future))
+        if len(self._adding) == 1:
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._commit_adds()))
+        await future
+        return job
+
+    async def _commit_adds(self) -> None:
+        batch, self._adding = self._adding, []
+        try:
+            for job, _ in batch:
+                job.id = await self._insert(job)
+            await self.conn.commit()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self.conn.rollback()
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    async def _insert(self, job: Job) -> int:
         origin = replace(job.origin, token=None)
         cursor = await self.conn.execute(
             "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
@@ -122,10 +153,8 @@ class SqliteJobStore:
                 job.message_id,
             ),
         )
-        await self.conn.commit()
         assert cursor.lastrowid is not None
-        job.id = cursor.lastrowid
-        return job
+        return cursor.lastrowid
 
     async def update(self, job: Job, **fields: Any) -> None:
         """Set fields on the job and in the journal, in one commit."""

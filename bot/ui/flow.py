@@ -42,12 +42,11 @@ async def run_job(interaction: discord.Interaction[BananaBot], request: Generate
     try:
         answer = await interaction.response.defer(thinking=True)
     except Exception:
-        jobs.abandon(job)
+        await jobs.abandon(job)
         raise
     # The command's message, known from the defer's answer: a late or refused result replies to it
     # and tidies it, even when no progress edit ever named it.
-    job.message_id = answer.message_id if answer is not None else None
-    await jobs.submit(job)
+    await jobs.submit(job, message_id=answer.message_id if answer is not None else None)
 
 
 def attachment_source(attachment: discord.Attachment) -> SourceImage:

@@ -296,3 +296,45 @@ async def test_a_job_done_but_not_delivered_before_a_crash_is_delivered_once_aft
         assert len(discord_fake.original_message(one.token)["attachments"]) == 1
     assert discord_fake.bot_posts == []
     assert len(relay.generate_calls()) == 2, "a finished picture is not made again"
+
+
+async def test_a_crash_right_after_a_burst_of_defers_loses_no_accepted_job(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    relay.hold = asyncio.Event()  # nothing finishes before the crash
+    env = environment(discord_fake, relay, tmp_path, LOG_LEVEL="INFO", MAX_QUEUE_LENGTH="100")
+    members = [user(f"2100000000000000{n:02d}", f"member{n}") for n in range(30)]
+    first = await run_bot(env, tmp_path)
+    try:
+        await asyncio.wait_for(discord_fake.ready.wait(), 30)
+        deferred: list[Call] = []
+
+        def crash_at_the_last_defer(call: Call) -> None:
+            deferred.append(call)
+            if len(deferred) == len(members):
+                # 29 members have seen "thinking…" and the 30th is about to: the bot dies this instant.
+                first.process.kill()
+
+        discord_fake.on_callback = crash_at_the_last_defer
+        sent = [
+            await discord_fake.send_interaction(
+                discord_fake.slash("imagine", {"prompt": f"p{n}"}, member=who)
+            )
+            for n, who in enumerate(members)
+        ]
+        assert await first.exit(timeout=20) == -signal.SIGKILL
+    finally:
+        discord_fake.on_callback = None
+        if first.process.returncode is None:
+            await first.stop(signal.SIGKILL)
+    assert len(journal(tmp_path / "data")) == 30, "every deferred command is in the journal"
+
+    relay.hold.set()
+    second = await run_bot(env, tmp_path)
+    try:
+        await until(lambda: all(results(discord_fake.calls, s) for s in sent), timeout=40)
+    finally:
+        code = await second.stop(signal.SIGTERM, timeout=GRACE + 20)
+    assert code == 0, second.log.text
+    assert "Resuming 30 jobs from the journal" in second.log.text
+    assert all(len(results(discord_fake.calls, s)) == 1 for s in sent), "each exactly once"

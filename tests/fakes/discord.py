@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -111,6 +112,9 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         self.forbidden_channels: set[str] = set()  # channels where the bot may not post (403 50013)
         # True: an interaction's message takes no upload (404 Unknown Webhook), as Discord sometimes does.
         self.refuse_uploads_to_original = False
+        # Called with each interaction callback as it arrives, before it is answered (a test may
+        # kill the bot at that instant).
+        self.on_callback: Callable[[Call], None] | None = None
         self._nonces: dict[str, dict[str, Any]] = {}
         self._ws: web.WebSocketResponse | None = None
         self._seq = 0
@@ -213,6 +217,8 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
 
     async def _callback(self, request: web.Request) -> web.Response:
         call = await self._received(request)
+        if self.on_callback is not None:
+            self.on_callback(call)
         payload, files = call.payload or {}, call.files
         iid, token = request.match_info["iid"], request.match_info["token"]
         kind = payload.get("type")

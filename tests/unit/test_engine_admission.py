@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.errors import Cooldown, DailyLimitReached, NotAllowed, QueueFull, Restarting, UserBusy
@@ -17,22 +19,23 @@ ROLE = 700_000_000_000_000_001
 ADMIN = 7
 
 
-async def test_accept_plans_the_request_and_writes_nothing_until_submit(kit: Kit) -> None:
+async def test_accept_plans_the_request_and_journals_it_before_the_member_is_told(kit: Kit) -> None:
     engine = kit.engine()
     kit.service.plan_notes = (Note("note.size_ignored", {"size": "4K"}),)
     who = member(1)
     job = await engine.accept(request("a cat", model=""), origin(who), who)
-    assert (job.id, job.model, job.units, job.created_at) == (0, "gem", 1, kit.clock.now)
+    assert (job.model, job.units, job.created_at) == ("gem", 1, kit.clock.now)
     assert job.notes == kit.service.plan_notes
     async with kit.db.conn.execute("SELECT COUNT(*) FROM jobs") as cursor:
-        assert (await cursor.fetchone())[0] == 0
-    await engine.submit(job)
+        assert (await cursor.fetchone())[0] == 1, "durable before the defer"
+    await engine.submit(job, message_id=777)
     assert job.id > 0
     row = await kit.row(job.id)
     assert (row["model"], row["units"], row["user_id"], row["token"]) == ("gem", 1, 1, "interaction-token")
     assert engine.job(job.id) is job
     stored = await kit.store.get(job.id)
     assert stored is not None and stored.notes == kit.service.plan_notes and stored.origin.token
+    assert stored.message_id == 777
 
 
 async def test_units_count_pictures_and_an_action_counts_one(kit: Kit) -> None:
@@ -115,16 +118,38 @@ async def test_a_member_with_too_many_open_jobs_is_busy_until_one_ends(kit: Kit)
     await engine.accept(request("three"), origin(who), who)
 
 
-async def test_accepted_places_count_before_they_are_journaled_and_abandon_frees_one(kit: Kit) -> None:
+async def test_accepted_jobs_are_journaled_at_once_and_abandon_frees_one(kit: Kit) -> None:
     engine = kit.engine(max_jobs_per_user=2)
     who = member(1)
     await engine.accept(request("one"), origin(who), who)
     second = await engine.accept(request("two"), origin(who), who)
+    assert await kit.status_of(second.id) == "queued", "durable before the member is told"
     with pytest.raises(UserBusy):
         await engine.accept(request("three"), origin(who), who)
-    engine.abandon(second)
-    engine.abandon(second)  # twice is harmless
+    await engine.abandon(second)
+    await engine.abandon(second)  # twice is harmless
+    assert await kit.status_of(second.id) == "failed", "an abandoned job counts for no limit"
     await engine.accept(request("three"), origin(who), who)
+
+
+async def test_a_burst_of_accepts_is_journaled_in_one_commit(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = kit.engine(max_queue_length=100, max_jobs_per_user=100)
+    commits = 0
+    real = kit.db.conn.commit
+
+    async def counted() -> None:
+        nonlocal commits
+        commits += 1
+        await real()
+
+    monkeypatch.setattr(kit.db.conn, "commit", counted)
+    jobs = await asyncio.gather(
+        *(engine.accept(request(f"p{n}"), origin(member(n)), member(n)) for n in range(20))
+    )
+    assert sorted(j.id for j in jobs) == list(range(1, 21))
+    assert commits == 1
 
 
 async def test_admins_are_not_held_to_the_per_member_limit(kit: Kit) -> None:
