@@ -99,6 +99,10 @@ class SqliteJobStore:
         self.db = db
         # New jobs wait here for the next commit: a burst of commands is journaled in one transaction.
         self._adding: list[tuple[Job, asyncio.Future[None]]] = []
+        # One burst at a time: the ids of a burst are read back from the last insert, which another
+        # burst's inserts must not come between.
+        self._commit_lock = asyncio.Lock()
+        self._commits: set[asyncio.Task[None]] = set()
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -110,15 +114,33 @@ class SqliteJobStore:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._adding.append((job, future))
         if len(self._adding) == 1:
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._commit_adds()))
+            # Next turn of the loop: the other commands of this burst join the batch meanwhile.
+            asyncio.get_running_loop().call_soon(self._schedule_commit)
         await future
         return job
 
+    def _schedule_commit(self) -> None:
+        task = asyncio.ensure_future(self._commit_adds())
+        self._commits.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._commits.discard)
+
     async def _commit_adds(self) -> None:
-        batch, self._adding = self._adding, []
+        async with self._commit_lock:
+            batch, self._adding = self._adding, []
+            if batch:
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Job, asyncio.Future[None]]]) -> None:
         try:
-            for job, _ in batch:
-                job.id = await self._insert(job)
+            # One round trip to the database thread for the whole burst. Only this lock's holder
+            # inserts jobs, and ids only grow, so the burst's rows are the newest ones, in order.
+            await self.conn.executemany(_INSERT, [_row(job) for job, _ in batch])
+            async with self.conn.execute(
+                "SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (len(batch),)
+            ) as cursor:
+                ids = sorted(int(row[0]) for row in await cursor.fetchall())
+            for (job, _), job_id in zip(batch, ids, strict=True):
+                job.id = job_id
             await self.conn.commit()
         except Exception as exc:
             with contextlib.suppress(Exception):
@@ -130,31 +152,6 @@ class SqliteJobStore:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
-
-    async def _insert(self, job: Job) -> int:
-        origin = replace(job.origin, token=None)
-        cursor = await self.conn.execute(
-            "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
-            " token, token_expires_at, created_at, message_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.request.kind.value,
-                job.status.value,
-                job.origin.user_id,
-                job.origin.guild_id,
-                job.origin.channel_id,
-                job.model,
-                job.units,
-                _spec(job),
-                json.dumps(asdict(origin)),
-                job.origin.token,
-                job.origin.token_expires_at,
-                job.created_at,
-                job.message_id,
-            ),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     async def update(self, job: Job, **fields: Any) -> None:
         """Set fields on the job and in the journal, in one commit."""
@@ -285,6 +282,32 @@ def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, .
     if guild_id is not None:
         return "guild_id = ?", (guild_id,)
     raise ValueError("a user or a guild is needed")
+
+
+_INSERT = (
+    "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
+    " token, token_expires_at, created_at, message_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(job: Job) -> tuple[Any, ...]:
+    origin = replace(job.origin, token=None)
+    return (
+        job.request.kind.value,
+        job.status.value,
+        job.origin.user_id,
+        job.origin.guild_id,
+        job.origin.channel_id,
+        job.model,
+        job.units,
+        _spec(job),
+        json.dumps(asdict(origin)),
+        job.origin.token,
+        job.origin.token_expires_at,
+        job.created_at,
+        job.message_id,
+    )
 
 
 def _spec(job: Job) -> str:

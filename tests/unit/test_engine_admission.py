@@ -9,8 +9,11 @@ import pytest
 from bot.errors import Cooldown, DailyLimitReached, NotAllowed, QueueFull, Restarting, UserBusy
 from bot.jobs.access import Member
 from bot.jobs.admission import Usage, duration
+from bot.jobs.model import Job
 from bot.jobs.state import Phase
+from bot.providers.base import Action
 from bot.request import FollowUp, Kind, Note
+from bot.storage import ActionStore
 from tests.unit.engine_kit import CHANNEL, DAY, GUILD, Kit, member, origin, request, until
 
 OTHER_GUILD = GUILD + 1
@@ -303,3 +306,24 @@ def test_usage_left_and_durations() -> None:
     assert Usage(7, 0, 0.0, False, 0.0).left is None
     expected = ["1 min", "1 min", "2 min", "1 h 0 min", "1 h 2 min"]
     assert [duration(s) for s in (0, 59, 61, 3600, 3661)] == expected
+
+
+async def test_bursts_that_overlap_each_get_their_own_rows(kit: Kit) -> None:
+    engine = kit.engine(max_queue_length=100, max_jobs_per_user=100)
+    actions = ActionStore(kit.db)
+
+    async def burst(tag: str) -> list[Job]:
+        return list(
+            await asyncio.gather(
+                *(engine.accept(request(f"{tag}{n}"), origin(member(n)), member(n)) for n in range(15))
+            )
+        )
+
+    first, second, _ = await asyncio.gather(
+        burst("a"), burst("b"), actions.add("mj", "task", (Action("U1", "", "MJ::JOB::upsample::1"),))
+    )
+    jobs = first + second
+    assert len({j.id for j in jobs}) == 30
+    for job in jobs:
+        stored = await kit.store.get(job.id)
+        assert stored is not None and stored.request.prompt == job.request.prompt
