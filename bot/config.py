@@ -66,6 +66,7 @@ class Settings:
     mj_timeout: float = default("MJ_TIMEOUT")
     # Earlier exchanges a Gemini edit sends back as its conversation; 0 = stateless edits.
     edit_history_turns: int = default("EDIT_HISTORY_TURNS")
+    allow_private_result_urls: bool = default("ALLOW_PRIVATE_RESULT_URLS")
     max_input_bytes: int = default("MAX_INPUT_MB")
     input_max_side: int = default("INPUT_MAX_SIDE")
     # The job engine: queue, time, quotas and access.

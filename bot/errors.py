@@ -220,6 +220,12 @@ class JobAlreadyOver(BotError):
     key = "error.job_over"
 
 
+class UnsafeResultUrl(BotError):
+    """The API answered with a link into a network the bot does not reach (private, metadata)."""
+
+    key = "error.unsafe_url"
+
+
 class StorageFailed(BotError):
     """The bot could not keep a job's pictures or journal it (a full disk, a broken DATA_DIR)."""
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import yarl
 
 from bot.errors import (
     ContentBlocked,
     ResponseTooLarge,
+    UnsafeResultUrl,
     UpstreamAuthFailed,
     UpstreamBadResponse,
     UpstreamError,
@@ -28,6 +30,7 @@ from bot.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from bot.netguard import NetGuard, UnsafeAddress, unsafe_cause
 from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -63,13 +66,24 @@ class HttpResponse:
             raise UpstreamBadResponse("response body is not JSON", status=self.status) from None
 
 
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 class HttpClient:
     def __init__(
-        self, session: aiohttp.ClientSession, redactor: Redactor, policy: RetryPolicy | None = None
+        self,
+        session: aiohttp.ClientSession,
+        redactor: Redactor,
+        policy: RetryPolicy | None = None,
+        guard: NetGuard | None = None,
     ) -> None:
         self.session = session
         self.redact = redactor
         self.policy = policy or RetryPolicy()
+        # Checks links that name an address outright, at every redirect hop; names are checked by
+        # the session's resolver (bot.netguard).
+        self.guard = guard
 
     async def request(
         self,
@@ -118,21 +132,39 @@ class HttpClient:
     ) -> HttpResponse:
         shown_url = self.redact(url)
         started = time.monotonic()
+        # A GET follows its redirects here, so every hop is checked like the first link.
+        follow = method == "GET" and self.guard is not None
         try:
-            async with self.session.request(
-                method,
-                url,
-                headers=headers,
-                json=json_body,
-                data=data,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                body = await _read_capped(resp, max_bytes)
-                response = HttpResponse(resp.status, dict(resp.headers), body)
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check(url)
+                async with self.session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=json_body,
+                    data=data,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    allow_redirects=not follow,
+                ) as resp:
+                    location = resp.headers.get("Location")
+                    if follow and resp.status in _REDIRECTS and location:
+                        url = str(resp.url.join(yarl.URL(location)))
+                        continue
+                    body = await _read_capped(resp, max_bytes)
+                    response = HttpResponse(resp.status, dict(resp.headers), body)
+                    break
+            else:
+                raise UpstreamBadResponse("too many redirects")
+        except UnsafeAddress as exc:
+            log.warning("%s %s refused: %s", method, shown_url, exc)
+            raise UnsafeResultUrl("link into a refused network") from None
         except TimeoutError:
             log.warning("%s %s timed out after %.0fs", method, shown_url, timeout)
             raise UpstreamTimeout("request timed out", seconds=round(timeout)) from None
         except aiohttp.ClientError as exc:
+            if unsafe_cause(exc):
+                log.warning("%s %s refused: %s", method, shown_url, getattr(exc, "os_error", exc))
+                raise UnsafeResultUrl("link into a refused network") from None
             log.warning("%s %s failed: %s", method, shown_url, self.redact(str(exc)) or type(exc).__name__)
             raise UpstreamUnavailable("connection failed") from None
         elapsed = time.monotonic() - started
@@ -144,6 +176,10 @@ class HttpClient:
                 self.redact(response.text()[:_LOGGED_BODY_CHARS]),
             )
         return response
+
+    def _check(self, url: str) -> None:
+        if self.guard is not None:
+            self.guard.check_url(url)
 
     async def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
         """GET a result file (an image URL an API answered with)."""

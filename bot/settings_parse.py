@@ -51,7 +51,20 @@ class Parser:
                 return self.ids(setting.name, raw)
             case Kind.LIMITS:
                 return self.limits(setting.name, raw)
+            case Kind.SWITCH:
+                return self.switch(setting, raw)
         raise TypeError(f"{setting.name} ({setting.kind.name}) is read by bot.config")
+
+    def switch(self, setting: Setting, raw: str) -> bool:
+        if not raw:
+            return bool(setting.default)
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{setting.name} must be 0 or 1, got '{raw}'")
+        return bool(setting.default)
 
     def number(self, setting: Setting, raw: str) -> float:
         if not raw:

@@ -42,6 +42,7 @@ class Kind(Enum):
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
     MODELS = "comma-separated models"
+    SWITCH = "0 or 1"
 
 
 NUMBER_KINDS = frozenset({Kind.WHOLE, Kind.SECONDS, Kind.HOURS, Kind.PIXELS, Kind.MEGABYTES})
@@ -180,6 +181,13 @@ GENERAL: tuple[Setting, ...] = (
         "seconds an MJ task may go without progress",
         low=10,
         high=3600,
+    ),
+    Setting(
+        "ALLOW_PRIVATE_RESULT_URLS",
+        "allow_private_result_urls",
+        Kind.SWITCH,
+        False,
+        "1: result links may point at loopback and private addresses (link-local and metadata never)",
     ),
     Setting(
         "EDIT_HISTORY_TURNS",

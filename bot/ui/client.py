@@ -19,6 +19,7 @@ from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
 from bot.jobs.store import SqliteJobStore
+from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
 from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
@@ -95,8 +96,14 @@ class BananaBot(commands.Bot):
         return self._jobs
 
     async def setup_hook(self) -> None:
-        self.session = aiohttp.ClientSession(headers={"User-Agent": f"bananabot/{__version__}"})
-        http = HttpClient(self.session, self.redactor, self.retry_policy)
+        settings = self.settings
+        relays = [settings.api_base_url, *(t.base_url for t in settings.overrides.values())]
+        guard = NetGuard(trusted_hosts(relays), allow_private=settings.allow_private_result_urls)
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=GuardedResolver(guard)),
+            headers={"User-Agent": f"bananabot/{__version__}"},
+        )
+        http = HttpClient(self.session, self.redactor, self.retry_policy, guard)
         await self.db.open()
         directory = ModelDirectory(self.settings, http)
         self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)

@@ -144,6 +144,7 @@ SAMPLES = {
     Kind.IDS: "100000000000000002",
     Kind.LIMITS: "midjourney=2",
     Kind.MODELS: "gpt-image-1",
+    Kind.SWITCH: "1",
 }
 
 
@@ -164,3 +165,14 @@ def test_every_declared_setting_is_read() -> None:
             assert getattr(read, s.attr) != field_default(s.attr), s.name
     assert set(read.overrides) == set(FORMAT_PREFIXES.values())
     assert all(t.base_url and t.api_key for t in read.overrides.values())
+
+
+def test_a_switch_takes_0_or_1_and_says_so_otherwise() -> None:
+    base = {"DISCORD_TOKEN": "t0k3n.value", "API_KEY": "sk-abcdef123456"}
+    assert Settings.from_env({**base, "ALLOW_PRIVATE_RESULT_URLS": "1"}, Path("/x")).allow_private_result_urls
+    assert not Settings.from_env(
+        {**base, "ALLOW_PRIVATE_RESULT_URLS": "no"}, Path("/x")
+    ).allow_private_result_urls
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**base, "ALLOW_PRIVATE_RESULT_URLS": "maybe"}, Path("/x"))
+    assert refused.value.problems == ["ALLOW_PRIVATE_RESULT_URLS must be 0 or 1, got 'maybe'"]

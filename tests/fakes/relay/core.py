@@ -49,8 +49,10 @@ class FakeRelay(FakeServer):
             fmt.add_routes(self)
         self.app.router.add_get("/v1/models", self._models)
         self.app.router.add_get("/files/{name}", self._file)
+        self.app.router.add_get("/redirect", self._redirect)
         self.calls: list[RelayCall] = []
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.linked_url = ""  # what the "links_to" answer points at
         self._plan: list[str] = []
         self.slow_seconds = 30.0
         self.retry_after = "0"
@@ -160,6 +162,11 @@ class FakeRelay(FakeServer):
                 "data": [{"id": m, "object": "model", "owned_by": "relay"} for m in self.model_list],
             }
         )
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        """A relay's file link that redirects elsewhere: `/redirect?to=URL`."""
+        self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
+        raise web.HTTPFound(request.query["to"])
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))

@@ -135,6 +135,11 @@ async def _url_in_text(relay: FakeRelay, request: web.Request, body: dict[str, A
     return reply(candidate([{"text": text, "thoughtSignature": "c2ln"}]))
 
 
+async def _links_to(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A picture given as a link to wherever the test says (`relay.linked_url`)."""
+    return reply(candidate([{"text": f"![image]({relay.linked_url})"}]))
+
+
 async def _file_data(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     relay.files["filedata.png"] = (image_for(body), "image/png")
     part = {"fileData": {"mimeType": "image/png", "fileUri": f"{relay.base_url}/files/filedata.png"}}
@@ -179,6 +184,7 @@ async def _bad_signature(relay: FakeRelay, request: web.Request, body: dict[str,
 
 
 MODES: dict[str, Handler] = {
+    "links_to": _links_to,
     "ok": ok,
     "bad_signature": _bad_signature,
     "ok_snake": _ok_snake,
