@@ -67,6 +67,8 @@ class Settings:
     # Earlier exchanges a Gemini edit sends back as its conversation; 0 = stateless edits.
     edit_history_turns: int = default("EDIT_HISTORY_TURNS")
     allow_private_result_urls: bool = default("ALLOW_PRIVATE_RESULT_URLS")
+    max_attempts: int = default("MAX_ATTEMPTS")
+    retry_timeouts: bool = default("RETRY_TIMEOUTS")
     max_input_bytes: int = default("MAX_INPUT_MB")
     input_max_side: int = default("INPUT_MAX_SIDE")
     # The job engine: queue, time, quotas and access.

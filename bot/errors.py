@@ -220,6 +220,12 @@ class JobAlreadyOver(BotError):
     key = "error.job_over"
 
 
+class AttemptsSpent(UpstreamError):
+    """A picture used up its MAX_ATTEMPTS upstream calls before it could be sent again."""
+
+    key = "error.upstream"
+
+
 class UnsafeResultUrl(BotError):
     """The API answered with a link into a network the bot does not reach (private, metadata)."""
 

@@ -16,7 +16,9 @@ from typing import Any
 import aiohttp
 import yarl
 
+from bot.attempts import take_attempt
 from bot.errors import (
+    AttemptsSpent,
     ContentBlocked,
     ResponseTooLarge,
     UnsafeResultUrl,
@@ -77,6 +79,8 @@ class HttpClient:
         redactor: Redactor,
         policy: RetryPolicy | None = None,
         guard: NetGuard | None = None,
+        *,
+        retry_timeouts: bool = False,
     ) -> None:
         self.session = session
         self.redact = redactor
@@ -84,6 +88,9 @@ class HttpClient:
         # Checks links that name an address outright, at every redirect hop; names are checked by
         # the session's resolver (bot.netguard).
         self.guard = guard
+        # A generation that timed out may still be running (and billed) upstream: sent once only,
+        # unless the owner set RETRY_TIMEOUTS.
+        self.retry_timeouts = retry_timeouts
 
     async def request(
         self,
@@ -95,11 +102,21 @@ class HttpClient:
         json_body: Any = None,
         form: Callable[[], aiohttp.FormData] | None = None,
         max_bytes: int = MAX_RESPONSE_BYTES,
+        makes_picture: bool = False,
     ) -> HttpResponse:
-        """Send with retries on 408/429/5xx and connection errors; raise a typed UpstreamError otherwise."""
+        """Send with retries on 408/429/5xx and connection errors; raise a typed UpstreamError otherwise.
+
+        `makes_picture`: a call that can make (and bill) a picture draws on the picture's budget
+        (bot.attempts), and is not sent again after a timeout unless RETRY_TIMEOUTS is set.
+        """
         policy = self.policy
         started = time.monotonic()
+        error: UpstreamError | None = None
         for attempt in range(1, policy.attempts + 1):
+            if makes_picture and not take_attempt():
+                if error is not None:
+                    raise error
+                raise AttemptsSpent("the picture's upstream calls are used up")
             remaining = policy.deadline - (time.monotonic() - started)
             try:
                 # A multipart form can be sent once only, so each attempt builds its own.
@@ -113,6 +130,8 @@ class HttpClient:
             except UpstreamError as exc:
                 error = exc
             delay = self._retry_delay(error, attempt)
+            if makes_picture and isinstance(error, UpstreamTimeout) and not self.retry_timeouts:
+                delay = None
             remaining = policy.deadline - (time.monotonic() - started)
             if delay is None or attempt == policy.attempts or delay >= remaining:
                 raise error

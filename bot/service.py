@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, UnidentifiedImageError
 
+from bot.attempts import picture_budget
 from bot.config import Settings
 from bot.directory import ModelDirectory
 from bot.errors import (
@@ -289,11 +290,11 @@ class ImageService:
         caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
         if request.count == 1 or caps.native_count:
-            results = [await provider.generate(request, progress)]
+            results = [await self._picture(provider, request, progress)]
         else:
             single = replace(request, count=1)
             outcomes = await asyncio.gather(
-                *(provider.generate(single, progress) for _ in range(request.count)),
+                *(self._picture(provider, single, progress) for _ in range(request.count)),
                 return_exceptions=True,
             )
             results = [o for o in outcomes if isinstance(o, GenerationResult)]
@@ -308,6 +309,13 @@ class ImageService:
                 notes.append(Note("note.some_failed", {"failed": len(failures), "count": request.count}))
         return await self._deliver(plan, results, max_file_bytes, started, notes)
 
+    async def _picture(
+        self, provider: ImageProvider, request: GenerateRequest, progress: ProgressCallback | None
+    ) -> GenerationResult:
+        """One call for pictures, within its own MAX_ATTEMPTS budget (each parallel call has one)."""
+        with picture_budget(self.settings.max_attempts):
+            return await provider.generate(request, progress)
+
     async def _act(self, plan: Plan, max_file_bytes: int, progress: ProgressCallback | None) -> Delivery:
         """Run a follow-up action of an earlier task (a button on its result).
 
@@ -320,7 +328,8 @@ class ImageService:
             raise ValueError("an action request needs its follow-up")
         provider = self._task_provider(plan)
         prompt = plan.request.prompt or None
-        result = await provider.act(follow_up.task_id, follow_up.custom_id, prompt, progress)
+        with picture_budget(self.settings.max_attempts):
+            result = await provider.act(follow_up.task_id, follow_up.custom_id, prompt, progress)
         return await self._deliver(plan, [result], max_file_bytes, started, [])
 
     async def resume(

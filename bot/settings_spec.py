@@ -183,6 +183,22 @@ GENERAL: tuple[Setting, ...] = (
         high=3600,
     ),
     Setting(
+        "MAX_ATTEMPTS",
+        "max_attempts",
+        Kind.WHOLE,
+        3,
+        "calls that can make a picture one picture may cost in all: retries included (1 to 10)",
+        low=1,
+        high=10,
+    ),
+    Setting(
+        "RETRY_TIMEOUTS",
+        "retry_timeouts",
+        Kind.SWITCH,
+        False,
+        "1: a generation that timed out is sent again (it may still run and be billed upstream)",
+    ),
+    Setting(
         "ALLOW_PRIVATE_RESULT_URLS",
         "allow_private_result_urls",
         Kind.SWITCH,

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
+from bot.attempts import attempts_left
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
@@ -344,7 +345,7 @@ class GeminiProvider(ImageProvider):
         try:
             return replace(await self.converse(request, history, parts), history=history)
         except UpstreamError as exc:
-            if not history or not is_signature_error(exc):
+            if not history or not is_signature_error(exc) or attempts_left() == 0:
                 raise
             # The signatures no longer hold (a relay changed route, key or model): protocols.md 1.7
             # says resend once without the history, the last picture inline. A second refusal stands.
@@ -362,7 +363,12 @@ class GeminiProvider(ImageProvider):
         url, headers = self.url_and_headers(request.model)
         for attempt in (1, 2):
             response = await self.http.request(
-                "POST", url, headers=headers, json_body=body, timeout=self.endpoint.timeout
+                "POST",
+                url,
+                headers=headers,
+                json_body=body,
+                timeout=self.endpoint.timeout,
+                makes_picture=True,
             )
             data = response.json()
             answer = parse_answer(data)
@@ -376,7 +382,7 @@ class GeminiProvider(ImageProvider):
             try:
                 judge(answer, self.http.redact)
             except NoImageReturned as exc:
-                if attempt == 1 and str(exc) in _RETRY_ONCE:
+                if attempt == 1 and str(exc) in _RETRY_ONCE and attempts_left() != 0:
                     log.info("No image from %s (%s); trying once more", request.model, exc)
                     continue
                 raise

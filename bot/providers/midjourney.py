@@ -7,6 +7,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, Self
 
+from bot.attempts import attempts_left
 from bot.errors import (
     ContentBlocked,
     TaskExpired,
@@ -253,7 +254,7 @@ class MidjourneyProvider(TaskProvider):
                 return str(answer["result"]), answer
             description = str(answer.get("description") or "")
             if code == "23":
-                if attempt < _QUEUE_FULL_RETRIES:
+                if attempt < _QUEUE_FULL_RETRIES and attempts_left() != 0:
                     log.info("Midjourney queue is full; waiting before submitting again")
                     await asyncio.sleep(self.poll_interval * (attempt + 2))
                     continue
@@ -275,6 +276,7 @@ class MidjourneyProvider(TaskProvider):
                 headers=self._headers(),
                 json_body=body,
                 timeout=self.endpoint.timeout,
+                makes_picture=True,  # every submit starts a task that can be billed
             )
         except UpstreamModelNotFound:
             # The submit paths exist on every proxy; a 404 there means the parent task is gone.

@@ -146,6 +146,7 @@ class OpenAIChatProvider(ImageProvider):
             headers={"Authorization": f"Bearer {self.endpoint.api_key}"},
             json_body=build_body(request),
             timeout=self.endpoint.timeout,
+            makes_picture=True,
         )
         refs, said = parse_answer(response.body)
         images = await self.fetch_images(refs)

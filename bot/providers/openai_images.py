@@ -206,6 +206,7 @@ class OpenAIImagesProvider(ImageProvider):
                 headers=self._headers(),
                 json_body=generation_body(request, count),
                 timeout=self.endpoint.timeout,
+                makes_picture=True,
             )
         images, urls, text = parse_answer(response.json())
         images += await self.fetch_images(urls)
@@ -225,6 +226,7 @@ class OpenAIImagesProvider(ImageProvider):
                     headers=self._headers(),
                     form=lambda field=field: edit_form(request, count, field),
                     timeout=self.endpoint.timeout,
+                    makes_picture=True,
                 )
             except UpstreamRejectedRequest as exc:
                 if attempt == 0 and _WRONG_IMAGE_FIELD.search(str(exc)):

@@ -103,7 +103,9 @@ class BananaBot(commands.Bot):
             connector=aiohttp.TCPConnector(resolver=GuardedResolver(guard)),
             headers={"User-Agent": f"bananabot/{__version__}"},
         )
-        http = HttpClient(self.session, self.redactor, self.retry_policy, guard)
+        http = HttpClient(
+            self.session, self.redactor, self.retry_policy, guard, retry_timeouts=settings.retry_timeouts
+        )
         await self.db.open()
         directory = ModelDirectory(self.settings, http)
         self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)
