@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from bot.attempts import take_attempt
+from bot.attempts import attempts_left, take_attempt
 from bot.errors import (
     AttemptsSpent,
     ContentBlocked,
@@ -130,8 +130,10 @@ class HttpClient:
             except UpstreamError as exc:
                 error = exc
             delay = self._retry_delay(error, attempt)
-            if makes_picture and isinstance(error, UpstreamTimeout) and not self.retry_timeouts:
-                delay = None
+            if makes_picture and (
+                attempts_left() == 0 or (isinstance(error, UpstreamTimeout) and not self.retry_timeouts)
+            ):
+                delay = None  # no call left for this picture (or a timed-out one): no wait for nothing
             remaining = policy.deadline - (time.monotonic() - started)
             if delay is None or attempt == policy.attempts or delay >= remaining:
                 raise error
