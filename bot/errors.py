@@ -99,6 +99,13 @@ class UpstreamRateLimited(UpstreamError):
         self.retry_after = retry_after
 
 
+class UpstreamCoolingDown(UpstreamRateLimited):
+    """The relay rests a route after earlier errors (LiteLLM's deployments in cooldown): not the
+    member's rate limit, and over in a minute."""
+
+    key = "error.upstream_cooldown"
+
+
 class UpstreamUnavailable(UpstreamError):
     key = "error.upstream_unavailable"
     retryable = True

@@ -24,6 +24,7 @@ from bot.errors import (
     UnsafeResultUrl,
     UpstreamAuthFailed,
     UpstreamBadResponse,
+    UpstreamCoolingDown,
     UpstreamError,
     UpstreamModelNotFound,
     UpstreamQuotaExhausted,
@@ -314,9 +315,48 @@ def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamErr
     return classify_error(response.status, info, retry_after_header(response.headers))
 
 
+# Relay error families, whatever status they come with: OpenAI-shaped `type`/`code`, new-api's codes
+# and Chinese messages, LiteLLM's router. First match wins; each maps to one member message.
+_RELAY_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"insufficient_user_quota|pre_consume_token_quota_failed|insufficient_quota|quota_exceeded"
+            r"|用户额度不足|余额不足|额度不足",
+            re.I,
+        ),
+        "quota",
+    ),
+    (re.compile(r"all_deployments_in_cooldown|no deployments available", re.I), "cooldown"),
+    (
+        re.compile(
+            r"model_not_found|invalid model name|model_not_supported|no available channel|无可用渠道"
+            r"|模型不存在|\bmodel\b[^.]{0,80}\b(?:does not exist|not found|is not supported)",
+            re.I,
+        ),
+        "model",
+    ),
+    (re.compile(r"prompt_blocked|sensitive_words_detected|content_policy_violation", re.I), "blocked"),
+)
+
+
+def relay_family(info: ErrorInfo) -> str | None:
+    words = f"{info.code} {info.status} {info.message}"
+    return next((family for pattern, family in _RELAY_FAMILIES if pattern.search(words)), None)
+
+
 def classify_error(status: int, info: ErrorInfo, retry_after: float | None = None) -> UpstreamError:
     """The typed error for a status and what the body said (also for errors inside a 200 answer)."""
     words = f"{info.code} {info.status} {info.message}"
+    family = relay_family(info)
+    if family == "quota":
+        return UpstreamQuotaExhausted(info.message, status=status)
+    if family == "cooldown":
+        delay = retry_after if retry_after is not None else info.retry_delay
+        return UpstreamCoolingDown(info.message, retry_after=delay)
+    if family == "model":
+        return UpstreamModelNotFound(info.message, status=status)
+    if family == "blocked":
+        return ContentBlocked(info.message, status=status, reason_key="block.policy")
     if status in (401, 403) or _AUTH_WORDS.search(words):
         if _QUOTA_WORDS.search(words):
             return UpstreamQuotaExhausted(info.message, status=status)

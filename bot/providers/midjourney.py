@@ -99,6 +99,17 @@ def imagine_prompt(request: GenerateRequest) -> str:
     return prompt
 
 
+# Proxies name the word as "Banned prompt: word" or "[Banned prompt] The word `word` is banned …".
+_QUOTED_WORD = re.compile(r"\bword\s+[`'\"“]([^`'\"”]{1,60})[`'\"”]", re.I)
+_AFTER_LABEL = re.compile(r"banned prompt(?: detected)?\s*:\s*([^\s,.;]{1,60})", re.I)
+
+
+def banned_word(reason: str) -> str:
+    """The word a failed task's reason says Midjourney refused, or "" when it names none."""
+    found = _QUOTED_WORD.search(reason) or _AFTER_LABEL.search(reason)
+    return found.group(1).strip() if found else ""
+
+
 def needs_prompt(custom_id: str) -> bool:
     return bool(_NEEDS_PROMPT.match(custom_id))
 
@@ -329,6 +340,9 @@ class MidjourneyProvider(TaskProvider):
                 if status == "FAILURE":
                     reason = str(task.get("failReason") or "")
                     if re.search(r"banned|sensitive|敏感|违规|moderat", reason, re.I):
+                        word = banned_word(reason)
+                        if word:
+                            raise ContentBlocked(reason, reason_key="block.banned_word", word=word)
                         raise ContentBlocked(reason, reason_key="block.policy")
                     shown = self.http.redact(" ".join(reason.split()))
                     raise TaskFailed(shown, reason=shown[:300])

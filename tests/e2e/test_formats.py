@@ -308,6 +308,11 @@ async def test_midjourney_queued_submit_with_a_numeric_id(
             '"bloody" in prompts. Try rephrasing your prompt.',
         ),
         (
+            ["mj_banned_late"],
+            "The image service's safety filter stopped this: Midjourney does not allow the word "
+            '"bloody" in prompts. Try rephrasing your prompt.',
+        ),
+        (
             ["mj_queue_full"] * 3,
             "The image service is busy right now (rate limited). Please try again in a minute.",
         ),

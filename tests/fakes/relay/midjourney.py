@@ -188,6 +188,14 @@ async def _mj_failure(relay: FakeRelay, request: web.Request, body: dict[str, An
     return reply({"code": 1, "description": "提交成功", "result": task_id})
 
 
+async def _mj_banned_late(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    """Accepted, then failed by Midjourney's own filter, which names the word in the reason."""
+    task_id = snowflake_id()
+    end = {"status": "FAILURE", "progress": "", "failReason": "[Banned prompt] The word `bloody` is banned."}
+    mj_lifecycle(relay, task_id, "IMAGINE", end=end)
+    return reply({"code": 1, "description": "提交成功", "result": task_id})
+
+
 async def _mj_unknown(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     return reply({"code": 1, "description": "提交成功", "result": snowflake_id()})
 
@@ -217,6 +225,7 @@ MODES: dict[str, Handler] = {
     "mj_failure": _mj_failure,
     "mj_unknown": _mj_unknown,
     "mj_banned": _mj_banned,
+    "mj_banned_late": _mj_banned_late,
     "mj_queue_full": _mj_queue_full,
     "mj_validation": _mj_validation,
 }
