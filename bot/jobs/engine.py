@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
-from bot.errors import BotError, PictureGone, StorageFailed
+from bot.errors import BotError, StorageFailed
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
 from bot.jobs.files import JobFiles
@@ -174,8 +174,7 @@ class JobEngine:
         """A finished job whose pictures its buttons may still work on; PictureGone past retention."""
         job = await self.store.get(job_id)
         if job is None or not self.lifecycle.kept(job):
-            hours = round(self.settings.result_retention_hours)
-            raise PictureGone(f"job {job_id}", hours=hours)
+            raise self.board.picture_gone(f"job {job_id}")
         return job
 
     async def requester(self, job_id: int) -> int | None:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from bot.errors import PictureGone
 from bot.jobs.state import Active, Board
 from bot.request import Exchange, GenerateRequest, InputImage, Parent
 from bot.service import Plan
@@ -70,8 +69,7 @@ class Intake:
             return ()
         data = await self.board.files.load_picture(source.job_id, source.index)
         if data is None:
-            hours = round(self.board.settings.result_retention_hours)
-            raise PictureGone(f"job {source.job_id} picture {source.index}", hours=hours)
+            raise self.board.picture_gone(f"job {source.job_id} picture {source.index}")
         return (data,)
 
     async def _conversation(self, active: Active, source: Parent | None) -> tuple[Exchange, ...]:

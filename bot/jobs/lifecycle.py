@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.errors import BotError, PictureGone
+from bot.errors import BotError
 from bot.imaging import FittedImage, fit_to_limit_async
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.progress import ProgressShow
@@ -107,8 +107,7 @@ class Lifecycle:
         data = await board.files.load_picture(parent.id, index)
         stored = await board.store.result(parent.id)
         if data is None or stored is None:
-            hours = round(board.settings.result_retention_hours)
-            raise PictureGone(f"job {parent.id} picture {index}", hours=hours)
+            raise board.picture_gone(f"job {parent.id} picture {index}")
         fitted = await fit_to_limit_async(data, job.origin.upload_limit)
         route, _ = board.service.route(job.model)
         await board.store.add(job)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.errors import PictureGone
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.queue import FairQueue
 from bot.request import Exchange, InputImage
@@ -115,6 +116,10 @@ class Board:
         if self.sink is None:
             raise RuntimeError("the job engine has no sink to show results in")
         return self.sink
+
+    def picture_gone(self, what: str) -> PictureGone:
+        """The answer to a press on a result whose pictures are no longer kept."""
+        return PictureGone(what, hours=round(self.settings.result_retention_hours))
 
     def open_jobs(self) -> list[Active]:
         return [a for a in (*self.active.values(), *self.pending.values()) if a.open]

@@ -22,11 +22,8 @@ PNG = pictures.encode(pictures.photo(8, 8), "PNG")
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    discord_fake = FakeDiscord()
-    await discord_fake.start()
-    yield discord_fake
-    await discord_fake.close()
+def fake(discord_fake: FakeDiscord) -> FakeDiscord:
+    return discord_fake  # the suite's own fake (tests/conftest.py), under a shorter name
 
 
 @pytest.fixture
