@@ -48,3 +48,22 @@ def attempts_left() -> int | None:
     """How many calls the current picture may still make; None outside a picture's call."""
     budget = _budget.get()
     return None if budget is None else budget.left
+
+
+# Set while a model's next relay can take the picture over: a failed call then ends at once, so the
+# picture moves there instead of the HTTP layer retrying a relay that may be down (bot.relays).
+_moving_on: ContextVar[bool] = ContextVar("moving_on", default=False)
+
+
+@contextlib.contextmanager
+def moving_on(flag: bool) -> Iterator[None]:
+    token = _moving_on.set(flag)
+    try:
+        yield
+    finally:
+        _moving_on.reset(token)
+
+
+def next_relay_waits() -> bool:
+    """Whether a failed call should end at once, because another relay takes the picture over."""
+    return _moving_on.get()

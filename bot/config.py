@@ -16,11 +16,20 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bot.providers.registry import settings_prefixes
-from bot.routing import ModelRoute, parse_model_entry, parse_models
+from bot.routing import MAIN_RELAY, RELAY_NAME, ModelRoute, parse_model_entry, parse_models
 from bot.settings_parse import Parser
 from bot.settings_spec import GeminiAuth, Setting, declared, default
 
-__all__ = ["FORMAT_PREFIXES", "SETTINGS", "ApiTarget", "ConfigError", "GeminiAuth", "Settings"]
+__all__ = [
+    "FORMAT_PREFIXES",
+    "MAIN_RELAY",
+    "SETTINGS",
+    "ApiTarget",
+    "ConfigError",
+    "GeminiAuth",
+    "Relay",
+    "Settings",
+]
 
 # Per-format overrides of API_BASE_URL / API_KEY, for owners who use several providers; each adapter
 # declares its prefix.
@@ -35,6 +44,34 @@ _DECLARED = {s.name: s for s in SETTINGS}
 class ApiTarget:
     base_url: str
     api_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Relay:
+    """One relay the bot may call: its base URL and key, and per-format overrides where set."""
+
+    name: str
+    base_url: str
+    api_key: str = field(default="", repr=False)
+    # Base URL and key per format prefix ("GEMINI", "OPENAI", "MJ") where the owner set one.
+    overrides: Mapping[str, ApiTarget] = field(default_factory=dict, repr=False)
+    gemini_auth: GeminiAuth = GeminiAuth.BEARER
+
+    def target(self, api_format: str) -> ApiTarget:
+        """Where requests of one format go on this relay: its override, else the relay's own."""
+        override = self.overrides.get(FORMAT_PREFIXES[api_format])
+        return ApiTarget(
+            override.base_url if override and override.base_url else self.base_url,
+            override.api_key if override and override.api_key else self.api_key,
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.api_key, *(t.api_key for t in self.overrides.values())) if k)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return (self.base_url, *(t.base_url for t in self.overrides.values() if t.base_url))
 
 
 class ConfigError(Exception):
@@ -88,20 +125,32 @@ class Settings:
     allowed_channels: frozenset[int] = default("ALLOWED_CHANNELS")
     allowed_roles: frozenset[int] = default("ALLOWED_ROLES")
     result_retention_hours: float = default("RESULT_RETENTION_HOURS")
+    # The relays RELAYS names, beside main (API_BASE_URL and API_KEY), in the order written.
+    extra_relays: tuple[Relay, ...] = ()
+    breaker_failures: int = default("BREAKER_FAILURES")
+    breaker_seconds: float = default("BREAKER_SECONDS")
+
+    @property
+    def relays(self) -> tuple[Relay, ...]:
+        """Every relay, main first."""
+        main = Relay(MAIN_RELAY, self.api_base_url, self.api_key, self.overrides, self.gemini_auth)
+        return (main, *self.extra_relays)
+
+    def relay(self, name: str) -> Relay:
+        found = next((r for r in self.relays if r.name == name), None)
+        if found is None:
+            raise KeyError(f"no relay called {name!r}")
+        return found
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line or a message."""
-        keys = [self.discord_token, self.api_key, *(t.api_key for t in self.overrides.values())]
+        keys = [self.discord_token, *(key for relay in self.relays for key in relay.secrets)]
         return tuple(s for s in keys if s)
 
-    def target(self, api_format: str) -> ApiTarget:
-        """Where requests of one format go: its override, else API_BASE_URL and API_KEY."""
-        override = self.overrides.get(FORMAT_PREFIXES[api_format])
-        return ApiTarget(
-            override.base_url if override and override.base_url else self.api_base_url,
-            override.api_key if override and override.api_key else self.api_key,
-        )
+    def target(self, api_format: str, relay: str = MAIN_RELAY) -> ApiTarget:
+        """Where requests of one format go: the relay's override for it, else the relay's URL and key."""
+        return self.relay(relay).target(api_format)
 
     def route(self, model: str) -> ModelRoute | None:
         return next((r for r in self.models if r.name == model), None)
@@ -143,7 +192,8 @@ class _Reader:
             uncovered = {
                 FORMAT_PREFIXES[m.format]
                 for m in models
-                if not overrides.get(FORMAT_PREFIXES[m.format], ApiTarget("")).api_key
+                if MAIN_RELAY in m.relays
+                and not overrides.get(FORMAT_PREFIXES[m.format], ApiTarget("")).api_key
             }
             if uncovered or not models:
                 self.problems.append(
@@ -151,6 +201,8 @@ class _Reader:
                 )
         gemini_base = overrides.get("GEMINI", ApiTarget("")).base_url or base_url
         gemini_auth = self.gemini_auth(gemini_base)
+        extra_relays = self.relays()
+        self.check_relays(models, extra_relays)
         plain = {s.attr: self.parser.read(s) for s in _DECLARED.values() if s.attr and not s.custom}
         if self.problems:
             raise ConfigError(self.problems)
@@ -162,8 +214,52 @@ class _Reader:
             models=tuple(models),
             gemini_auth=gemini_auth,
             overrides=overrides,
+            extra_relays=extra_relays,
             **plain,
         )
+
+    def relays(self) -> tuple[Relay, ...]:
+        """The relays RELAYS names, each with `RELAY_<NAME>_BASE_URL` and `RELAY_<NAME>_API_KEY`."""
+        relays: list[Relay] = []
+        for name in (part.strip().lower() for part in self.parser.raw("RELAYS").split(",")):
+            if not name:
+                continue
+            if not RELAY_NAME.match(name) or name == MAIN_RELAY or any(r.name == name for r in relays):
+                self.problems.append(
+                    f"RELAYS: '{name}' is not a new relay name (a letter, then letters, digits or _; "
+                    f"'{MAIN_RELAY}' is API_BASE_URL's, and each name once)"
+                )
+                continue
+            env = f"RELAY_{name.upper()}"
+            base_url = self.parser.base_url(f"{env}_BASE_URL", self.parser.raw(f"{env}_BASE_URL"))
+            api_key = self.parser.raw(f"{env}_API_KEY")
+            overrides = {
+                prefix: ApiTarget(
+                    self.parser.base_url(
+                        f"{env}_{prefix}_BASE_URL", self.parser.raw(f"{env}_{prefix}_BASE_URL")
+                    ),
+                    self.parser.raw(f"{env}_{prefix}_API_KEY"),
+                )
+                for prefix in _PREFIXES
+            }
+            overrides = {p: t for p, t in overrides.items() if t.base_url or t.api_key}
+            if not base_url:
+                self.problems.append(f"{env}_BASE_URL is not set: RELAYS names the relay '{name}'")
+            if not api_key and not overrides:
+                self.problems.append(f"{env}_API_KEY is not set: put the key of the relay '{name}' there")
+            gemini_base = overrides.get("GEMINI", ApiTarget("")).base_url or base_url
+            relays.append(Relay(name, base_url, api_key, overrides, self.gemini_auth(gemini_base)))
+        return tuple(relays)
+
+    def check_relays(self, models: list[ModelRoute], relays: tuple[Relay, ...]) -> None:
+        known = (MAIN_RELAY, *(r.name for r in relays))
+        for route in models:
+            unknown = [name for name in route.relays if name not in known]
+            if unknown:
+                self.problems.append(
+                    f"MODELS: '{route.name}' names the relay '{unknown[0]}', which RELAYS does not list "
+                    f"(relays: {', '.join(known)})"
+                )
 
     def token(self) -> str:
         token = self.read("DISCORD_TOKEN")

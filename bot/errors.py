@@ -16,6 +16,9 @@ class BotError(Exception):
     """Base of every error with a member-facing message."""
 
     key: ClassVar[str] = "error.unexpected"
+    # True: a relay failed in a way another relay may not share (an outage, a refused key …), so a
+    # model with a backup relay moves the picture there (bot.relays).
+    relay_specific: ClassVar[bool] = False
 
     def __init__(self, detail: str = "", **params: Any) -> None:
         super().__init__(detail or self.key)
@@ -76,14 +79,17 @@ class UpstreamError(BotError):
 
 class UpstreamAuthFailed(UpstreamError):
     key = "error.upstream_auth"
+    relay_specific = True
 
 
 class UpstreamQuotaExhausted(UpstreamError):
     key = "error.upstream_quota"
+    relay_specific = True
 
 
 class UpstreamModelNotFound(UpstreamError):
     key = "error.upstream_model_not_found"  # params: model
+    relay_specific = True
 
 
 class UpstreamRejectedRequest(UpstreamError):
@@ -93,6 +99,7 @@ class UpstreamRejectedRequest(UpstreamError):
 class UpstreamRateLimited(UpstreamError):
     key = "error.upstream_rate_limited"
     retryable = True
+    relay_specific = True
 
     def __init__(self, detail: str = "", *, retry_after: float | None = None, **params: Any) -> None:
         super().__init__(detail, status=429, **params)
@@ -109,17 +116,20 @@ class UpstreamCoolingDown(UpstreamRateLimited):
 class UpstreamUnavailable(UpstreamError):
     key = "error.upstream_unavailable"
     retryable = True
+    relay_specific = True
 
 
 class UpstreamTimeout(UpstreamError):
     key = "error.upstream_timeout"  # params: seconds
     retryable = True
+    relay_specific = True
 
 
 class UpstreamBadResponse(UpstreamError):
     """The API answered with something that is not its documented format (HTML, broken JSON)."""
 
     key = "error.upstream_bad_response"
+    relay_specific = True
 
 
 class ResponseTooLarge(UpstreamBadResponse):
@@ -237,6 +247,16 @@ class UnsafeResultUrl(BotError):
     """The API answered with a link into a network the bot does not reach (private, metadata)."""
 
     key = "error.unsafe_url"
+    relay_specific = True
+
+
+class RelaysResting(UpstreamError):
+    """Every relay of a model failed again and again and is passed over for a while (bot.relays)."""
+
+    key = "error.relays_resting"  # params: retry_at (Unix seconds)
+
+    def __init__(self, detail: str = "", *, retry_at: float) -> None:
+        super().__init__(detail, retry_at=int(retry_at))
 
 
 class StorageFailed(BotError):

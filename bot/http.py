@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from bot.attempts import attempts_left, take_attempt
+from bot.attempts import attempts_left, next_relay_waits, take_attempt
 from bot.errors import (
     AttemptsSpent,
     ContentBlocked,
@@ -132,9 +132,13 @@ class HttpClient:
                 error = exc
             delay = self._retry_delay(error, attempt)
             if makes_picture and (
-                attempts_left() == 0 or (isinstance(error, UpstreamTimeout) and not self.retry_timeouts)
+                attempts_left() == 0
+                or (isinstance(error, UpstreamTimeout) and not self.retry_timeouts)
+                or (error.relay_specific and next_relay_waits())
             ):
-                delay = None  # no call left for this picture (or a timed-out one): no wait for nothing
+                # No call left for this picture (or a timed-out one), or a next relay takes it over:
+                # no wait for nothing.
+                delay = None
             remaining = policy.deadline - (time.monotonic() - started)
             if delay is None or attempt == policy.attempts or delay >= remaining:
                 raise error

@@ -36,11 +36,13 @@ from bot.providers.base import (
     ImageProvider,
     InputImage,
     Kind,
+    Progress,
     ProgressCallback,
     TaskProvider,
 )
+from bot.relays import RelayPool, qualify_task, split_task
 from bot.request import Derivation, Exchange, Note, SourceImage
-from bot.routing import ModelRoute
+from bot.routing import MAIN_RELAY, ModelRoute
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +108,18 @@ class ImageService:
         providers: dict[str, ImageProvider],
         directory: ModelDirectory,
         http: HttpClient,
+        relays: RelayPool | None = None,
     ) -> None:
+        """`providers`: main's adapter of each format; `relays`: every relay's, for fallback."""
         self.settings = settings
         self.providers = providers
         self.directory = directory
         self.http = http
+        self.relays = relays or RelayPool(
+            {MAIN_RELAY: providers},
+            failures=settings.breaker_failures,
+            seconds=settings.breaker_seconds,
+        )
 
     def route(self, model: str | None) -> tuple[ModelRoute, ImageProvider]:
         name = (model or self.settings.default_model).strip()
@@ -290,31 +299,40 @@ class ImageService:
         caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
         if request.count == 1 or caps.native_count:
-            results = [await self._picture(provider, request, progress)]
+            served = [await self._picture(plan.route, request, progress)]
         else:
             single = replace(request, count=1)
             outcomes = await asyncio.gather(
-                *(self._picture(provider, single, progress) for _ in range(request.count)),
+                *(self._picture(plan.route, single, progress) for _ in range(request.count)),
                 return_exceptions=True,
             )
-            results = [o for o in outcomes if isinstance(o, GenerationResult)]
+            served = [o for o in outcomes if isinstance(o, tuple)]
             failures = [o for o in outcomes if isinstance(o, BaseException)]
             unexpected = [f for f in failures if not isinstance(f, BotError)]
-            if unexpected or not results:
+            if unexpected or not served:
                 raise (unexpected or failures)[0]
             if failures:
                 log.info(
                     "%d of %d parallel calls to %s failed", len(failures), request.count, plan.route.name
                 )
                 notes.append(Note("note.some_failed", {"failed": len(failures), "count": request.count}))
+        results = [result for result, _ in served]
+        for relay in dict.fromkeys(relay for _, relay in served):
+            if relay != plan.route.relays[0]:
+                notes.append(Note("note.served_by_relay", {"relay": relay}))
         return await self._deliver(plan, results, max_file_bytes, started, notes)
 
     async def _picture(
-        self, provider: ImageProvider, request: GenerateRequest, progress: ProgressCallback | None
-    ) -> GenerationResult:
-        """One call for pictures, within its own MAX_ATTEMPTS budget (each parallel call has one)."""
+        self, route: ModelRoute, request: GenerateRequest, progress: ProgressCallback | None
+    ) -> tuple[GenerationResult, str]:
+        """One call for pictures, within its own MAX_ATTEMPTS budget (each parallel call has one),
+        on the first of the model's relays that serves it; the result and that relay's name."""
+
+        async def call(provider: ImageProvider, relay: str) -> GenerationResult:
+            return _named(relay, await provider.generate(request, _naming_tasks(relay, progress)))
+
         with picture_budget(self.settings.max_attempts):
-            return await provider.generate(request, progress)
+            return await self.relays.serve(route, call)
 
     async def _act(self, plan: Plan, max_file_bytes: int, progress: ProgressCallback | None) -> Delivery:
         """Run a follow-up action of an earlier task (a button on its result).
@@ -326,29 +344,34 @@ class ImageService:
         follow_up = plan.request.follow_up
         if follow_up is None:
             raise ValueError("an action request needs its follow-up")
-        provider = self._task_provider(plan)
+        # The task lives on the relay that ran it: its follow-ups go there, with no fallback.
+        relay, task_id = split_task(follow_up.task_id, self.relays.names)
+        provider = self._task_provider(plan.route, relay)
         prompt = plan.request.prompt or None
         with picture_budget(self.settings.max_attempts):
-            result = await provider.act(follow_up.task_id, follow_up.custom_id, prompt, progress)
-        return await self._deliver(plan, [result], max_file_bytes, started, [])
+            result = await provider.act(task_id, follow_up.custom_id, prompt, _naming_tasks(relay, progress))
+        return await self._deliver(plan, [_named(relay, result)], max_file_bytes, started, [])
 
     async def resume(
         self, plan: Plan, task_id: str, *, max_file_bytes: int, progress: ProgressCallback | None = None
     ) -> Delivery:
         """Follow an already submitted task to its result (after a restart)."""
         started = time.monotonic()
-        result = await self._task_provider(plan).resume(task_id, progress)
-        return await self._deliver(plan, [result], max_file_bytes, started, list(plan.notes))
+        relay, own_id = split_task(task_id, self.relays.names)
+        provider = self._task_provider(plan.route, relay)
+        result = await provider.resume(own_id, _naming_tasks(relay, progress))
+        return await self._deliver(plan, [_named(relay, result)], max_file_bytes, started, list(plan.notes))
 
     async def cancel_task(self, model: str, task_id: str) -> None:
-        _, provider = self.route(model)
+        route, provider = self.route(model)
         if isinstance(provider, TaskProvider):
-            await provider.cancel(task_id)
+            relay, own_id = split_task(task_id, self.relays.names)
+            await self._task_provider(route, relay).cancel(own_id)
 
-    def _task_provider(self, plan: Plan) -> TaskProvider:
-        provider = self.providers.get(plan.route.format)
+    def _task_provider(self, route: ModelRoute, relay: str = MAIN_RELAY) -> TaskProvider:
+        provider = self.relays.provider(relay, route.format)
         if not isinstance(provider, TaskProvider):
-            raise FormatNotAvailable(plan.route.name, model=plan.route.name, format=plan.route.format)
+            raise FormatNotAvailable(route.name, model=route.name, format=route.format)
         return provider
 
     async def _deliver(
@@ -385,3 +408,22 @@ class ImageService:
             originals=tuple(originals),
             conversation=first.conversation if len(results) == 1 else (),
         )
+
+
+def _named(relay: str, result: GenerationResult) -> GenerationResult:
+    """A result whose task id says which relay runs the task."""
+    if result.task_id is None:
+        return result
+    return replace(result, task_id=qualify_task(relay, result.task_id))
+
+
+def _naming_tasks(relay: str, progress: ProgressCallback | None) -> ProgressCallback | None:
+    """Progress whose task ids say which relay runs the task, for a restart to follow it there."""
+    if progress is None or relay == MAIN_RELAY:
+        return progress
+
+    async def report(step: Progress) -> None:
+        task_id = qualify_task(relay, step.task_id) if step.task_id else None
+        await progress(replace(step, task_id=task_id))
+
+    return report

@@ -42,6 +42,7 @@ class Kind(Enum):
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
     MODELS = "comma-separated models"
+    RELAYS = "comma-separated relay names"
     SWITCH = "0 or 1"
 
 
@@ -163,6 +164,32 @@ GENERAL: tuple[Setting, ...] = (
         None,
         "advanced: Discord's gateway behind a reverse proxy",
         choices=("ws", "wss"),
+    ),
+    Setting(
+        "RELAYS",
+        None,
+        Kind.RELAYS,
+        "",
+        "more relays by name (main is API_BASE_URL's), each with RELAY_<NAME>_BASE_URL and _API_KEY",
+        custom=True,
+    ),
+    Setting(
+        "BREAKER_FAILURES",
+        "breaker_failures",
+        Kind.WHOLE,
+        5,
+        "failures in a row after which a relay's models go to their next relay for a while",
+        low=1,
+        high=1000,
+    ),
+    Setting(
+        "BREAKER_SECONDS",
+        "breaker_seconds",
+        Kind.SECONDS,
+        60,
+        "seconds a failing relay is passed over before one job tries it again",
+        low=1,
+        high=86400,
     ),
     Setting(
         "MJ_POLL_SECONDS",

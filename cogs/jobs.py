@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.i18n import Catalog
 from bot.jobs.admission import Usage, duration
+from bot.relays import BreakerState, RelayStatus
 from bot.ui.buttons import CancelButton
 from bot.ui.client import BananaBot
 from bot.ui.render import BANANA_YELLOW
@@ -58,9 +59,26 @@ class Jobs(commands.Cog):
             embed.add_field(
                 name=catalog.text("status.models", locale), value="\n".join(lines)[:1024], inline=False
             )
+        relays = self.bot.images.relays.status()
+        if len(relays) > 1:
+            embed.add_field(
+                name=catalog.text("status.relays", locale),
+                value="\n".join(relay_line(r, catalog, locale) for r in relays)[:1024],
+                inline=False,
+            )
         if not state.accepting:
             embed.set_footer(text=catalog.text("status.restarting", locale))
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def relay_line(relay: RelayStatus, catalog: Catalog, locale: str) -> str:
+    if relay.state is BreakerState.OPEN and relay.until is not None:
+        return catalog.text(
+            "status.relay_open", locale, relay=relay.name, failures=relay.failures, until=int(relay.until)
+        )
+    if relay.state is BreakerState.PROBING:
+        return catalog.text("status.relay_probing", locale, relay=relay.name)
+    return catalog.text("status.relay_closed", locale, relay=relay.name)
 
 
 def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:

@@ -22,7 +22,7 @@ from bot.request import Kind as Kind
 
 if TYPE_CHECKING:
     # Only for type hints: the settings module imports the adapters to know their names and prefixes.
-    from bot.config import Settings
+    from bot.config import Relay, Settings
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,13 @@ class ImageProvider(ABC):
         self.endpoint = endpoint
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
-        return cls(http, cls.endpoint_from(settings))
+    def from_settings(cls, settings: Settings, http: HttpClient, relay: Relay | None = None) -> Self:
+        """The adapter for one relay (main when none is given)."""
+        return cls(http, cls.endpoint_from(settings, relay))
 
     @classmethod
-    def endpoint_from(cls, settings: Settings) -> Endpoint:
-        target = settings.target(cls.name)
+    def endpoint_from(cls, settings: Settings, relay: Relay | None = None) -> Endpoint:
+        target = (relay or settings.relays[0]).target(cls.name)
         return Endpoint(target.base_url, target.api_key, settings.request_timeout)
 
     @classmethod

@@ -30,7 +30,7 @@ from bot.providers.base import (
 )
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import Relay, Settings
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +289,10 @@ class GeminiProvider(ImageProvider):
         self.history_turns = history_turns  # EDIT_HISTORY_TURNS; 0: every edit is stateless
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
-        return cls(http, cls.endpoint_from(settings), settings.gemini_auth, settings.edit_history_turns)
+    def from_settings(cls, settings: Settings, http: HttpClient, relay: Relay | None = None) -> Self:
+        relay = relay or settings.relays[0]
+        endpoint = cls.endpoint_from(settings, relay)
+        return cls(http, endpoint, relay.gemini_auth, settings.edit_history_turns)
 
     @classmethod
     def draws(cls, name: str) -> bool:

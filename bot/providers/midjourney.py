@@ -34,7 +34,7 @@ from bot.providers.base import (
 from bot.request import Derivation
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import Relay, Settings
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,10 @@ class MidjourneyProvider(TaskProvider):
         self.time_limit = time_limit
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: HttpClient) -> Self:
+    def from_settings(cls, settings: Settings, http: HttpClient, relay: Relay | None = None) -> Self:
         return cls(
             http,
-            cls.endpoint_from(settings),
+            cls.endpoint_from(settings, relay),
             poll_interval=settings.mj_poll_seconds,
             time_limit=settings.mj_timeout,
         )

@@ -59,4 +59,13 @@ def model_list_format() -> str:
 
 
 def build_providers(settings: Settings, http: HttpClient) -> dict[str, ImageProvider]:
+    """Main's adapter of each format."""
     return {a.name: a.from_settings(settings, http) for a in ADAPTERS}
+
+
+def build_relays(settings: Settings, http: HttpClient) -> dict[str, dict[str, ImageProvider]]:
+    """Every relay's adapter of each format, by relay name, main first."""
+    return {
+        relay.name: {a.name: a.from_settings(settings, http, relay) for a in ADAPTERS}
+        for relay in settings.relays
+    }

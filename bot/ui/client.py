@@ -20,8 +20,10 @@ from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
 from bot.jobs.store import SqliteJobStore
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
-from bot.providers import build_providers
+from bot.providers.registry import build_relays
 from bot.redact import Redactor
+from bot.relays import RelayPool
+from bot.routing import MAIN_RELAY
 from bot.service import ImageService
 from bot.storage import DB_NAME, ActionStore, Database
 from bot.ui.translator import CatalogTranslator
@@ -97,8 +99,8 @@ class BananaBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        relays = [settings.api_base_url, *(t.base_url for t in settings.overrides.values())]
-        guard = NetGuard(trusted_hosts(relays), allow_private=settings.allow_private_result_urls)
+        relay_urls = [url for relay in settings.relays for url in relay.base_urls]
+        guard = NetGuard(trusted_hosts(relay_urls), allow_private=settings.allow_private_result_urls)
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(resolver=GuardedResolver(guard)),
             headers={"User-Agent": f"bananabot/{__version__}"},
@@ -108,7 +110,9 @@ class BananaBot(commands.Bot):
         )
         await self.db.open()
         directory = ModelDirectory(self.settings, http)
-        self._images = ImageService(self.settings, build_providers(self.settings, http), directory, http)
+        providers = build_relays(settings, http)
+        relays = RelayPool(providers, failures=settings.breaker_failures, seconds=settings.breaker_seconds)
+        self._images = ImageService(settings, providers[MAIN_RELAY], directory, http, relays)
         self._jobs = JobEngine(
             self.settings, self._images, SqliteJobStore(self.db), JobFiles(self.settings.data_dir / "jobs")
         )

@@ -240,6 +240,83 @@ def test_gemini_auth_default_follows_the_gemini_override() -> None:
     assert s.gemini_auth is GeminiAuth.HEADER
 
 
+def test_relays_are_read_with_their_keys_overrides_and_models() -> None:
+    s = load(
+        {
+            **GOOD,
+            "API_BASE_URL": "https://relay.example",
+            "RELAYS": "Backup, google",
+            "RELAY_BACKUP_BASE_URL": "https://backup.example/v1",
+            "RELAY_BACKUP_API_KEY": "sk-backup-000000001",
+            "RELAY_BACKUP_MJ_BASE_URL": "https://mj.backup.example",
+            "RELAY_GOOGLE_BASE_URL": "https://generativelanguage.googleapis.com",
+            "RELAY_GOOGLE_API_KEY": "AIza-google-000000002",
+            "MODELS": "gemini-2.5-flash-image@main+backup+google,midjourney@backup+main,gpt-image-1",
+            "BREAKER_FAILURES": "3",
+            "BREAKER_SECONDS": "120",
+        }
+    )
+    assert [r.name for r in s.relays] == ["main", "backup", "google"]
+    assert [m.relays for m in s.models] == [("main", "backup", "google"), ("backup", "main"), ("main",)]
+    assert s.target("gemini", "backup") == s.relay("backup").target("gemini")
+    assert (s.target("gemini", "backup").base_url, s.target("gemini", "backup").api_key) == (
+        "https://backup.example",
+        "sk-backup-000000001",
+    )
+    assert s.target("midjourney", "backup").base_url == "https://mj.backup.example"
+    assert s.target("midjourney", "backup").api_key == "sk-backup-000000001"
+    # Each relay's Gemini key goes the way its host expects, unless GEMINI_AUTH says otherwise.
+    assert [r.gemini_auth for r in s.relays] == [GeminiAuth.BEARER, GeminiAuth.BEARER, GeminiAuth.HEADER]
+    assert {"sk-backup-000000001", "AIza-google-000000002"} <= set(s.secrets)
+    assert "00000000" not in repr(s)
+    assert (s.breaker_failures, s.breaker_seconds) == (3, 120.0)
+
+
+def test_api_key_may_be_left_out_when_no_model_uses_main() -> None:
+    env = {
+        "DISCORD_TOKEN": TOKEN,
+        "RELAYS": "backup",
+        "RELAY_BACKUP_BASE_URL": "https://backup.example",
+        "RELAY_BACKUP_API_KEY": "sk-backup-000000001",
+        "MODELS": "gpt-image-1@backup",
+        "DEFAULT_MODEL": "gpt-image-1@backup",
+    }
+    assert load(env).api_key == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"RELAYS": "backup"},
+            [
+                "RELAY_BACKUP_BASE_URL is not set: RELAYS names the relay 'backup'",
+                "RELAY_BACKUP_API_KEY is not set: put the key of the relay 'backup' there",
+            ],
+        ),
+        (
+            {"RELAYS": "main"},
+            [
+                "RELAYS: 'main' is not a new relay name (a letter, then letters, digits or _; "
+                "'main' is API_BASE_URL's, and each name once)"
+            ],
+        ),
+        (
+            {"MODELS": "gpt-image-1@main+spare"},
+            ["MODELS: 'gpt-image-1' names the relay 'spare', which RELAYS does not list (relays: main)"],
+        ),
+        (
+            {"RELAYS": "b", "RELAY_B_BASE_URL": "ftp://b.example", "RELAY_B_API_KEY": "k"},
+            [
+                "RELAY_B_BASE_URL must be an http(s) URL such as https://api.example.com, got 'ftp://b.example'"
+            ],
+        ),
+    ],
+)
+def test_relay_settings_problems(env: dict[str, str], expected: list[str]) -> None:
+    assert problems({**GOOD, **env}) == expected
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

@@ -74,15 +74,25 @@ def test_names_that_say_nothing(name: str) -> None:
             "google/gemini-2.5-flash-image=openai-chat",
             ModelRoute("google/gemini-2.5-flash-image", "openai-chat"),
         ),
-        ("a.b_c-d:e/f@g+h=gemini", ModelRoute("a.b_c-d:e/f@g+h", "gemini")),
+        ("a.b_c-d:e/f+h=gemini", ModelRoute("a.b_c-d:e/f+h", "gemini")),
         ("x" * 100 + "=gemini", ModelRoute("x" * 100, "gemini")),
+        (
+            "gemini-2.5-flash-image@main+backup",
+            ModelRoute("gemini-2.5-flash-image", "gemini", ("main", "backup")),
+        ),
+        (
+            "gpt-image-1=openai-images@ Cheap + main",
+            ModelRoute("gpt-image-1", "openai-images", ("cheap", "main")),
+        ),
+        ("house=gemini@backup", ModelRoute("house", "gemini", ("backup",))),
     ],
 )
 def test_parse_model_entry(entry: str, route: ModelRoute) -> None:
     assert parse_model_entry(entry) == route
 
 
-NAME_RULE = "is not a model name (letters, digits and . _ - : / @ +, at most 100)"
+NAME_RULE = "is not a model name (letters, digits and . _ - : / +, at most 100)"
+RELAY_RULE = "is not a relay name; write the relays after @ joined by +, such as @main+backup"
 
 
 @pytest.mark.parametrize(
@@ -101,6 +111,13 @@ NAME_RULE = "is not a model name (letters, digits and . _ - : / @ +, at most 100
         ("-leading-dash", f"'-leading-dash' {NAME_RULE}"),
         ("x" * 101, f"'{'x' * 101}' {NAME_RULE}"),
         ("gemini-é", f"'gemini-é' {NAME_RULE}"),
+        ("gpt-image-1@", f"'' in 'gpt-image-1@' {RELAY_RULE}"),
+        ("gpt-image-1@main+", f"'' in 'gpt-image-1@main+' {RELAY_RULE}"),
+        (
+            "gpt-image-1@main=openai-chat",
+            f"'main=openai-chat' in 'gpt-image-1@main=openai-chat' {RELAY_RULE}",
+        ),
+        ("gpt-image-1@main+main", "'gpt-image-1@main+main' names a relay twice"),
     ],
 )
 def test_parse_model_entry_errors(entry: str, message: str) -> None:

@@ -30,7 +30,7 @@ def test_names_and_attributes_are_declared_once() -> None:
     assert len(names) == len(set(names)) and len(attrs) == len(set(attrs))
     assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", n) for n in names)
     # Every field is a declared setting, but the overrides map the per-format settings fill.
-    assert set(FIELDS) == {*attrs, "overrides"}
+    assert set(FIELDS) == {*attrs, "overrides", "extra_relays"}
 
 
 def test_settings_field_defaults_are_the_declared_ones() -> None:
@@ -145,6 +145,7 @@ SAMPLES = {
     Kind.LIMITS: "midjourney=2",
     Kind.MODELS: "gpt-image-1",
     Kind.SWITCH: "1",
+    Kind.RELAYS: "backup",
 }
 
 
@@ -159,12 +160,16 @@ def sample(s: Setting) -> str:
 
 
 def test_every_declared_setting_is_read() -> None:
-    read = Settings.from_env({s.name: sample(s) for s in SETTINGS}, Path("/nonexistent/.env"))
+    backup = {"RELAY_BACKUP_BASE_URL": "https://backup.example", "RELAY_BACKUP_API_KEY": "sk-backup-1"}
+    read = Settings.from_env({**{s.name: sample(s) for s in SETTINGS}, **backup}, Path("/nonexistent/.env"))
     for s in SETTINGS:
         if s.attr:
             assert getattr(read, s.attr) != field_default(s.attr), s.name
     assert set(read.overrides) == set(FORMAT_PREFIXES.values())
     assert all(t.base_url and t.api_key for t in read.overrides.values())
+    assert [(r.name, r.base_url, r.api_key) for r in read.extra_relays] == [
+        ("backup", "https://backup.example", "sk-backup-1")
+    ]
 
 
 def test_a_switch_takes_0_or_1_and_says_so_otherwise() -> None:

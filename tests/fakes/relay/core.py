@@ -54,6 +54,8 @@ class FakeRelay(FakeServer):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.linked_url = ""  # what the "links_to" answer points at
         self._plan: list[str] = []
+        # A mode every generation call gets once the queued ones are used up: a relay that is down.
+        self.outage: str | None = None
         self.slow_seconds = 30.0
         self.retry_after = "0"
         self.big_side = 1024
@@ -107,7 +109,7 @@ class FakeRelay(FakeServer):
 
     async def answer(self, request: web.Request, body: Any, default: Handler) -> web.StreamResponse:
         """Answer with the next queued mode ("ok" meaning the endpoint's `default`), counted in flight."""
-        mode = self._plan.pop(0) if self._plan else "ok"
+        mode = self._plan.pop(0) if self._plan else (self.outage or "ok")
         handler = default if mode == "ok" else MODES[mode]
         async with self._busy():
             return await handler(self, request, body)
