@@ -71,6 +71,8 @@ class HttpResponse:
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# The redirects that keep the method and the body (a POST stays a POST).
+_SAME_METHOD_REDIRECTS = frozenset({307, 308})
 
 
 class HttpClient:
@@ -120,10 +122,8 @@ class HttpClient:
                 raise AttemptsSpent("the picture's upstream calls are used up")
             remaining = policy.deadline - (time.monotonic() - started)
             try:
-                # A multipart form can be sent once only, so each attempt builds its own.
-                data = form() if form is not None else None
                 response = await self._once(
-                    method, url, headers, json_body, data, min(timeout, max(remaining, 0.1)), max_bytes
+                    method, url, headers, json_body, form, min(timeout, max(remaining, 0.1)), max_bytes
                 )
                 if 200 <= response.status < 300:
                     return response
@@ -152,14 +152,14 @@ class HttpClient:
         url: str,
         headers: Mapping[str, str] | None,
         json_body: Any,
-        data: aiohttp.FormData | None,
+        form: Callable[[], aiohttp.FormData] | None,
         timeout: float,
         max_bytes: int,
     ) -> HttpResponse:
         shown_url = self.redact(url)
         started = time.monotonic()
-        # A GET follows its redirects here, so every hop is checked like the first link.
-        follow = method == "GET" and self.guard is not None
+        # Redirects are followed here, so every hop is checked like the first link.
+        follow = self.guard is not None
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 self._check(url)
@@ -168,12 +168,22 @@ class HttpClient:
                     url,
                     headers=headers,
                     json=json_body,
-                    data=data,
+                    # A multipart form can be sent once only, so each attempt and hop builds its own.
+                    data=form() if form is not None else None,
                     timeout=aiohttp.ClientTimeout(total=timeout),
                     allow_redirects=not follow,
                 ) as resp:
                     location = resp.headers.get("Location")
                     if follow and resp.status in _REDIRECTS and location:
+                        if method != "GET" and resp.status not in _SAME_METHOD_REDIRECTS:
+                            # Followed, it would turn into a GET and lose the request.
+                            log.warning(
+                                "%s %s was redirected (%d): set the base URL to the address it redirects to",
+                                method,
+                                shown_url,
+                                resp.status,
+                            )
+                            raise UpstreamBadResponse("redirected", status=resp.status)
                         url = str(resp.url.join(yarl.URL(location)))
                         continue
                     body = await _read_capped(resp, max_bytes)

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.errors import UnsafeResultUrl, UpstreamUnavailable
+from bot.errors import UnsafeResultUrl, UpstreamBadResponse, UpstreamUnavailable
 from bot.http import HttpClient, RetryPolicy
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
 from bot.redact import Redactor
@@ -144,3 +144,44 @@ async def test_a_member_is_told_clearly_and_shown_no_link(
     assert await private_error(discord_fake, sent) == UNSAFE
     assert outside == []
     assert not [c for c in discord_fake.calls if "10.20.30.40" in str(c.payload)]
+
+
+async def test_a_post_redirected_into_the_metadata_service_is_refused_at_the_hop(
+    relay: FakeRelay, outside: list[str]
+) -> None:
+    http, session = await client(relay, {})
+    async with session:
+        with pytest.raises(UnsafeResultUrl):
+            await http.request(
+                "POST",
+                f"{relay.base_url}/redirect?code=307&to=http://169.254.169.254/latest/",
+                json_body={"prompt": "x"},
+                timeout=5,
+            )
+    assert outside == []
+
+
+async def test_a_post_follows_a_redirect_that_keeps_it_a_post_and_refuses_one_that_would_not(
+    relay: FakeRelay, outside: list[str]
+) -> None:
+    http, session = await client(relay, {})
+    body = {"model": "gpt-image-1", "prompt": "a fox"}
+    async with session:
+        answer = await http.request(
+            "POST",
+            f"{relay.base_url}/redirect?code=308&to=/v1/images/generations",
+            json_body=body,
+            timeout=5,
+        )
+        assert answer.status == 200
+        (generation,) = relay.calls_to("/v1/images/generations")
+        assert generation.method == "POST" and generation.body == body, "the same request at the new place"
+        with pytest.raises(UpstreamBadResponse):
+            await http.request(
+                "POST",
+                f"{relay.base_url}/redirect?code=302&to=/v1/images/generations",
+                json_body=body,
+                timeout=5,
+            )
+    assert len(relay.calls_to("/v1/images/generations")) == 1, "a 302 would have turned it into a GET"
+    assert outside == []

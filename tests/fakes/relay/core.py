@@ -50,6 +50,7 @@ class FakeRelay(FakeServer):
         self.app.router.add_get("/v1/models", self._models)
         self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_get("/redirect", self._redirect)
+        self.app.router.add_post("/redirect", self._redirect)
         self.calls: list[RelayCall] = []
         self.files: dict[str, tuple[bytes, str]] = {}
         self.linked_url = ""  # what the "links_to" answer points at
@@ -166,9 +167,20 @@ class FakeRelay(FakeServer):
         )
 
     async def _redirect(self, request: web.Request) -> web.Response:
-        """A relay's file link that redirects elsewhere: `/redirect?to=URL`."""
-        self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
-        raise web.HTTPFound(request.query["to"])
+        """A relay's link that redirects elsewhere: `/redirect?to=URL[&code=307]` (302 by default)."""
+        body = await self.record(request) if request.method == "POST" else None
+        if request.method != "POST":
+            self.calls.append(
+                RelayCall("GET", request.path, dict(request.query), dict(request.headers), body)
+            )
+        answers = {
+            301: web.HTTPMovedPermanently,
+            302: web.HTTPFound,
+            303: web.HTTPSeeOther,
+            307: web.HTTPTemporaryRedirect,
+            308: web.HTTPPermanentRedirect,
+        }
+        raise answers[int(request.query.get("code", "302"))](request.query["to"])
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
