@@ -125,6 +125,17 @@ class Settings:
     allowed_channels: frozenset[int] = default("ALLOWED_CHANNELS")
     allowed_roles: frozenset[int] = default("ALLOWED_ROLES")
     result_retention_hours: float = default("RESULT_RETENTION_HOURS")
+    # Money: prices, budgets and the relay's balance, all in the owner's unit (CURRENCY).
+    currency: str = default("CURRENCY")
+    prices: dict[str, float] = default("PRICES")
+    guild_monthly_budget: float = default("GUILD_MONTHLY_BUDGET")
+    user_daily_budget: float = default("USER_DAILY_BUDGET")
+    user_monthly_budget: float = default("USER_MONTHLY_BUDGET")
+    role_budgets: dict[int, float] = default("ROLE_BUDGETS")
+    balance_check_minutes: int = default("BALANCE_CHECK_MINUTES")
+    quota_per_unit: int = default("QUOTA_PER_UNIT")
+    low_balance: float = default("LOW_BALANCE")
+    owner_log_channel: int | None = default("OWNER_LOG_CHANNEL")
     # The relays RELAYS names, beside main (API_BASE_URL and API_KEY), in the order written.
     extra_relays: tuple[Relay, ...] = ()
     breaker_failures: int = default("BREAKER_FAILURES")

@@ -221,6 +221,19 @@ class DailyLimitReached(BotError):
         return "error.guild_daily_limit" if self.guild else self.key
 
 
+class BudgetReached(BotError):
+    """A job's expected cost would pass a budget (bot.jobs.budgets)."""
+
+    key = "error.budget_user_day"  # params: left, currency, reset_at (Unix seconds)
+
+    def __init__(self, detail: str = "", *, scope: str, **params: Any) -> None:
+        super().__init__(detail, **params)
+        self.scope = scope  # user_day, user_month or guild_month
+
+    def message_key(self) -> str:
+        return f"error.budget_{self.scope}"
+
+
 class NotAllowed(BotError):
     key = "error.not_allowed"
 

@@ -28,6 +28,7 @@ from bot.errors import (
 from bot.http import HttpClient
 from bot.imaging import FittedImage, fit_to_limit_async, run_in_pool, sniff
 from bot.inputs import InputLimits, check_declared, load_inputs, prepare
+from bot.pricing import Cost, Prices
 from bot.providers.base import (
     Action,
     Capabilities,
@@ -99,6 +100,8 @@ class Delivery:
     lineage: Lineage | None = None
     # The turns an edit of this result sends back (Gemini), oldest first; empty for other formats.
     conversation: tuple[Exchange, ...] = ()
+    # What the pictures cost, in the owner's unit; None when no price is known.
+    cost: Cost | None = None
 
 
 class ImageService:
@@ -115,6 +118,7 @@ class ImageService:
         self.providers = providers
         self.directory = directory
         self.http = http
+        self.prices = Prices(settings.prices, settings.currency)
         self.relays = relays or RelayPool(
             {MAIN_RELAY: providers},
             failures=settings.breaker_failures,
@@ -150,6 +154,12 @@ class ImageService:
             log.info("No task preview (%s)", type(exc).__name__)
             return None
         return data if sniff(data) else None
+
+    def estimate(self, plan: Plan) -> float | None:
+        """What a planned job should cost, before it runs; None when no price is known."""
+        request = plan.request
+        count = 1 if request.kind is Kind.ACTION else request.count
+        return self.prices.estimate(plan.route.name, count, request.size)
 
     def converses(self, model: str) -> bool:
         """Whether edits of this model's results send the conversation rather than the picture."""
@@ -397,6 +407,10 @@ class ImageService:
             raise UpstreamBadResponse("no decodable image in the answer")
         text = " ".join(r.text for r in results if r.text)
         first = results[0]
+        request = plan.request
+        native = self.providers[plan.route.format].capabilities(plan.route.name).native_count
+        pictures = min(request.count, len(images)) if native else len(results)
+        cost = self.prices.cost(plan.route.name, pictures, request.size, [r.usage for r in results])
         return Delivery(
             tuple(fitted),
             text,
@@ -407,6 +421,7 @@ class ImageService:
             actions=first.actions,
             originals=tuple(originals),
             conversation=first.conversation if len(results) == 1 else (),
+            cost=cost,
         )
 
 

@@ -53,6 +53,10 @@ class Parser:
                 return self.limits(setting.name, raw)
             case Kind.SWITCH:
                 return self.switch(setting, raw)
+            case Kind.PRICES:
+                return self.prices(setting.name, raw)
+            case Kind.ROLE_AMOUNTS:
+                return self.role_amounts(setting.name, raw)
         raise TypeError(f"{setting.name} ({setting.kind.name}) is read by bot.config")
 
     def switch(self, setting: Setting, raw: str) -> bool:
@@ -152,3 +156,45 @@ class Parser:
                 continue
             limits[key.strip()] = int(value)
         return limits
+
+    def prices(self, name: str, raw: str) -> dict[str, float]:
+        """`model=price` or `model:variant=price` (a quality or size), comma-separated."""
+        prices: dict[str, float] = {}
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            key, _, value = part.rpartition("=")
+            amount = _amount(value)
+            if not key.strip() or amount is None:
+                self.problems.append(
+                    f"{name} entries must look like gemini-2.5-flash-image=0.039 or "
+                    f"gpt-image-1:high=0.167, got '{part}'"
+                )
+                continue
+            prices[key.strip()] = amount
+        return prices
+
+    def role_amounts(self, name: str, raw: str) -> dict[int, float]:
+        """`roleid:amount` pairs, comma-separated."""
+        amounts: dict[int, float] = {}
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            role, _, value = part.partition(":")
+            amount = _amount(value)
+            if not DISCORD_ID.fullmatch(role.strip()) or amount is None:
+                self.problems.append(
+                    f"{name} entries must look like 123456789012345678:20 (a role id, an amount), "
+                    f"got '{part}'"
+                )
+                continue
+            amounts[int(role.strip())] = amount
+        return amounts
+
+
+def _amount(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value != float("inf") else None

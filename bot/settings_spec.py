@@ -43,10 +43,15 @@ class Kind(Enum):
     LIMITS = "comma-separated format_or_model=N caps"
     MODELS = "comma-separated models"
     RELAYS = "comma-separated relay names"
+    AMOUNT = "an amount"
+    PRICES = "comma-separated model=price entries"
+    ROLE_AMOUNTS = "comma-separated roleid:amount entries"
     SWITCH = "0 or 1"
 
 
-NUMBER_KINDS = frozenset({Kind.WHOLE, Kind.SECONDS, Kind.HOURS, Kind.PIXELS, Kind.MEGABYTES})
+NUMBER_KINDS = frozenset({Kind.WHOLE, Kind.SECONDS, Kind.HOURS, Kind.PIXELS, Kind.MEGABYTES, Kind.AMOUNT})
+# Prices and budgets: in the owner's currency, whatever CURRENCY calls it.
+MAX_AMOUNT = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,13 @@ class Setting:
                 return int(value * MEGABYTE)
             case Kind.WHOLE | Kind.PIXELS:
                 return int(value)
-            case Kind.SECONDS | Kind.HOURS:
+            case Kind.SECONDS | Kind.HOURS | Kind.AMOUNT:
                 return float(value)
             case Kind.PATH:
                 return Path(value)
             case Kind.IDS:
                 return frozenset(value)
-            case Kind.LIMITS:
+            case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS:
                 return dict(value)
         return value
 
@@ -370,6 +375,88 @@ GENERAL: tuple[Setting, ...] = (
         "ALLOWED_ROLES", "allowed_roles", Kind.IDS, (), "the only roles that may use the bot (empty: all)"
     ),
     Setting(
+        "CURRENCY",
+        "currency",
+        Kind.TEXT,
+        "USD",
+        "the name of the unit prices and budgets are written in (a label; nothing is converted)",
+    ),
+    Setting(
+        "PRICES",
+        "prices",
+        Kind.PRICES,
+        (),
+        "what a picture costs you, per model or model:quality/size: gemini-2.5-flash-image=0.039",
+    ),
+    Setting(
+        "GUILD_MONTHLY_BUDGET",
+        "guild_monthly_budget",
+        Kind.AMOUNT,
+        0,
+        "what one server may spend per UTC month (0: no budget)",
+        low=0,
+        high=MAX_AMOUNT,
+    ),
+    Setting(
+        "USER_DAILY_BUDGET",
+        "user_daily_budget",
+        Kind.AMOUNT,
+        0,
+        "what one member may spend per UTC day (0: no budget)",
+        low=0,
+        high=MAX_AMOUNT,
+    ),
+    Setting(
+        "USER_MONTHLY_BUDGET",
+        "user_monthly_budget",
+        Kind.AMOUNT,
+        0,
+        "what one member may spend per UTC month (0: no budget)",
+        low=0,
+        high=MAX_AMOUNT,
+    ),
+    Setting(
+        "ROLE_BUDGETS",
+        "role_budgets",
+        Kind.ROLE_AMOUNTS,
+        (),
+        "monthly budgets by role, roleid:amount; a member's largest replaces USER_MONTHLY_BUDGET",
+    ),
+    Setting(
+        "BALANCE_CHECK_MINUTES",
+        "balance_check_minutes",
+        Kind.WHOLE,
+        30,
+        "minutes between two looks at the relay's remaining balance",
+        low=1,
+        high=1440,
+    ),
+    Setting(
+        "QUOTA_PER_UNIT",
+        "quota_per_unit",
+        Kind.WHOLE,
+        500000,
+        "a new-api relay's quota units per unit of your currency",
+        low=1,
+        high=MAX_AMOUNT,
+    ),
+    Setting(
+        "LOW_BALANCE",
+        "low_balance",
+        Kind.AMOUNT,
+        0,
+        "a relay balance under this is reported to the owner once (0: never)",
+        low=0,
+        high=MAX_AMOUNT,
+    ),
+    Setting(
+        "OWNER_LOG_CHANNEL",
+        "owner_log_channel",
+        Kind.GUILD_ID,
+        None,
+        "a channel id where the bot tells the owner about balance, budgets, keys and models",
+    ),
+    Setting(
         "RESULT_RETENTION_HOURS",
         "result_retention_hours",
         Kind.HOURS,
@@ -419,6 +506,6 @@ def declared(prefixes: Iterable[str]) -> tuple[Setting, ...]:
 def default(name: str) -> Any:
     """The Settings field default for one variable: its declared default in the attribute's unit."""
     setting = _BY_NAME[name]
-    if setting.kind is Kind.LIMITS:
+    if setting.kind in (Kind.LIMITS, Kind.PRICES, Kind.ROLE_AMOUNTS):
         return field(default_factory=dict)
     return setting.attribute_value(setting.default)

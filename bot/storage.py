@@ -65,6 +65,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_message ON jobs (message_id);
     """,
+    # What a job was expected to cost when accepted, and what it cost once done (owner's unit).
+    """
+    ALTER TABLE jobs ADD COLUMN estimate REAL;
+    ALTER TABLE jobs ADD COLUMN cost REAL;
+    """,
 )
 
 

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.i18n import Catalog
 from bot.jobs.admission import Usage, duration
+from bot.pricing import money
 from bot.relays import BreakerState, RelayStatus
 from bot.ui.buttons import CancelButton
 from bot.ui.client import BananaBot
@@ -96,6 +97,12 @@ def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
     if usage.cooldown and not usage.exempt:
         lines.append(catalog.text("usage.cooldown", locale, seconds=f"{usage.cooldown:g}"))
     embed.description = "\n".join(lines)
+    if usage.spend is not None:
+        embed.add_field(
+            name=catalog.text("usage.money", locale),
+            value="\n".join(spend_lines(usage, catalog, locale)),
+            inline=False,
+        )
     if usage.guild_used is not None:
         if usage.guild_limit:
             value = catalog.text("usage.guild_used", locale, used=usage.guild_used, limit=usage.guild_limit)
@@ -108,7 +115,67 @@ def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
             value=top or catalog.text("usage.nobody", locale),
             inline=False,
         )
+        if usage.spend is not None and usage.spend.guild_month is not None:
+            embed.add_field(
+                name=catalog.text("usage.guild_money", locale),
+                value="\n".join(guild_spend_lines(usage, catalog, locale))[:1024],
+                inline=False,
+            )
     return embed
+
+
+def spend_lines(usage: Usage, catalog: Catalog, locale: str) -> list[str]:
+    """What the member spent today and this month, with what is left of each budget."""
+    spend, currency = usage.spend, usage.currency
+    assert spend is not None
+    lines = []
+    for key, spent, budget, renews in (
+        ("usage.spent_day", spend.day, spend.day_budget, spend.day_ends),
+        ("usage.spent_month", spend.month, spend.month_budget, spend.month_ends),
+    ):
+        if budget and not usage.exempt:
+            lines.append(
+                catalog.text(
+                    f"{key}_budget",
+                    locale,
+                    spent=money(spent),
+                    budget=money(budget),
+                    left=money(max(0.0, budget - spent)),
+                    currency=currency,
+                    renews=int(renews),
+                )
+            )
+        else:
+            lines.append(catalog.text(key, locale, spent=money(spent), currency=currency))
+    return lines
+
+
+def guild_spend_lines(usage: Usage, catalog: Catalog, locale: str) -> list[str]:
+    """The server's month for managers: its spend and budget, by model, and its top spenders."""
+    spend, currency = usage.spend, usage.currency
+    assert spend is not None and spend.guild_month is not None
+    if spend.guild_budget:
+        total = catalog.text(
+            "usage.guild_spent_budget",
+            locale,
+            spent=money(spend.guild_month),
+            budget=money(spend.guild_budget),
+            currency=currency,
+        )
+    else:
+        total = catalog.text("usage.guild_spent", locale, spent=money(spend.guild_month), currency=currency)
+    lines = [total]
+    lines += [
+        catalog.text("usage.model_spend", locale, model=model, spent=money(amount), currency=currency)
+        for model, amount in usage.guild_models
+    ]
+    if usage.top_spenders:
+        lines.append(catalog.text("usage.top_spenders", locale))
+        lines += [
+            catalog.text("usage.spender_line", locale, user=user, spent=money(amount), currency=currency)
+            for user, amount in usage.top_spenders
+        ]
+    return lines
 
 
 async def setup(bot: BananaBot) -> None:

@@ -6,7 +6,7 @@ Fast and without writes: it runs before the interaction is deferred, so refusals
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.errors import (
     AlreadyOnIt,
@@ -18,6 +18,7 @@ from bot.errors import (
     UserBusy,
 )
 from bot.jobs.access import Member, is_allowed, is_exempt
+from bot.jobs.budgets import Budgets, Spend, month_of
 from bot.jobs.state import Board, Phase
 from bot.request import GenerateRequest
 
@@ -34,6 +35,11 @@ class Usage:
     guild_used: int | None = None
     guild_limit: int = 0
     top: tuple[tuple[int, int], ...] = ()
+    spend: Spend | None = None  # None: no budget applies and no price is known
+    currency: str = "USD"
+    # The server's spend this month by model, and its top spenders (for managers).
+    guild_models: tuple[tuple[str, float], ...] = ()
+    top_spenders: tuple[tuple[int, float], ...] = ()
 
     @property
     def left(self) -> int | None:
@@ -43,6 +49,7 @@ class Usage:
 class Admission:
     def __init__(self, board: Board) -> None:
         self.board = board
+        self.budgets = Budgets(board.settings, board.store)
 
     def check_access(self, member: Member) -> bool:
         """Raise NotAllowed outside the allowlists; return whether the limits spare this member."""
@@ -77,7 +84,7 @@ class Admission:
         if waiting - free_slots >= settings.max_queue_length:
             raise QueueFull()
 
-    async def check_limits(self, member: Member, units: int) -> None:
+    async def check_limits(self, member: Member, units: int, estimate: float | None = None) -> None:
         board, settings = self.board, self.board.settings
         now = board.now()
         pending = [a.job for a in board.pending.values()]
@@ -99,32 +106,46 @@ class Admission:
             used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
             if used + units > settings.guild_daily_limit:
                 raise DailyLimitReached(used=used, limit=settings.guild_daily_limit, hours=hours, guild=True)
+        if estimate:
+            await self.budgets.check(
+                member,
+                estimate,
+                now,
+                pending=sum(j.estimate or 0.0 for j in pending if j.origin.user_id == member.user_id),
+                guild_pending=sum(
+                    j.estimate or 0.0
+                    for j in pending
+                    if member.guild_id is not None and j.origin.guild_id == member.guild_id
+                ),
+            )
 
     async def usage(self, member: Member, *, with_guild: bool) -> Usage:
         board, settings = self.board, self.board.settings
         now = board.now()
         day_start = now - now % DAY
         used = await board.store.units_since(day_start, user_id=member.user_id)
+        spend: Spend | None = await self.budgets.spend(member, now)
+        if not self.budgets.active(member) and not spend.month and not spend.guild_month:
+            spend = None  # no money to speak of: no budget, and nothing priced was made this month
         usage = Usage(
             used,
             settings.user_daily_limit,
             day_start + DAY - now,
             is_exempt(settings, member),
             settings.user_cooldown,
+            spend=spend,
+            currency=settings.currency,
         )
         if not with_guild or member.guild_id is None:
             return usage
-        guild_used = await board.store.units_since(day_start, guild_id=member.guild_id)
-        top = await board.store.top_users(member.guild_id, day_start)
-        return Usage(
-            usage.used,
-            usage.limit,
-            usage.resets_in,
-            usage.exempt,
-            usage.cooldown,
-            guild_used,
-            settings.guild_daily_limit,
-            tuple(top),
+        month = month_of(now)
+        return replace(
+            usage,
+            guild_used=await board.store.units_since(day_start, guild_id=member.guild_id),
+            guild_limit=settings.guild_daily_limit,
+            top=tuple(await board.store.top_users(member.guild_id, day_start)),
+            guild_models=tuple(await board.store.spend_by_model(member.guild_id, month.start)),
+            top_spenders=tuple(await board.store.top_spenders(member.guild_id, month.start)),
         )
 
 

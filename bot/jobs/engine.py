@@ -109,12 +109,14 @@ class JobEngine:
         exempt = self.admission.check_access(member)
         plan = self.service.plan_request(request)
         units = plan.request.count if plan.request.kind is not Kind.ACTION else 1
+        estimate = self.service.estimate(plan)
         async with self._admit_lock:
             self.admission.check_twice(member, plan.request)
             self.admission.check_room(member, exempt)
             if not exempt:
-                await self.admission.check_limits(member, units)
-            job = Job(0, plan.request, origin, units, plan.notes, created_at=self.clock())
+                # Admins are never refused, but what they spend counts in the server's totals.
+                await self.admission.check_limits(member, units, estimate)
+            job = Job(0, plan.request, origin, units, plan.notes, created_at=self.clock(), estimate=estimate)
             active = Active(job, plan.route.format)
             self.board.pending[id(job)] = active
         try:

@@ -60,6 +60,8 @@ class Job:
     delivered_at: float | None = None
     delivery_error: str | None = None
     cancelled_by: int | None = None
+    estimate: float | None = None  # what it should cost, when accepted; None: no price known
+    cost: float | None = None  # what it cost, once done
 
     @property
     def model(self) -> str:

@@ -37,9 +37,11 @@ class ProgressShow:
 
     def view(self, active: Active, places: dict[int, int]) -> ProgressView | None:
         restarting = not self.board.accepting
+        estimate = active.job.estimate
+        cost = {} if estimate is None else {"estimate": estimate, "currency": self.board.settings.currency}
         if active.phase is Phase.WAITING:
             ahead = places.get(active.job.id, 0)
-            return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=restarting)
+            return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=restarting, **cost)
         if active.phase is Phase.RUNNING:
             seconds = time.monotonic() - active.started
             if seconds < self.every() / 2 and active.percent is None:
@@ -50,6 +52,7 @@ class ProgressShow:
                 percent=active.percent,
                 preview=active.preview,
                 restarting=restarting,
+                **cost,
             )
         return None
 

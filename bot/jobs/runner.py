@@ -164,7 +164,8 @@ class Runner:
         turns = board.settings.edit_history_turns
         if delivery.conversation and turns:
             await board.files.save_conversation(job.id, delivery.conversation[-turns:])
-        await board.store.set_result(job, stored_result(delivery), board.now())
+        cost = delivery.cost.amount if delivery.cost is not None else None
+        await board.store.set_result(job, stored_result(delivery), board.now(), cost)
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
 
     async def deliver(self, active: Active, delivery: Delivery) -> None:

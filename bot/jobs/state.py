@@ -52,6 +52,9 @@ class ProgressView:
     # are shown the copy, never the link.
     preview: bytes | None = field(default=None, repr=False)
     restarting: bool = False
+    # What the job should cost, in `currency`; None when no price is known.
+    estimate: float | None = None
+    currency: str = ""
 
 
 class Phase(enum.Enum):

@@ -62,7 +62,7 @@ class JobStore(Protocol):
     async def update(self, job: Job, **fields: Any) -> None:
         """Set fields on the job and in the journal at once (only the columns in `UPDATABLE`)."""
 
-    async def set_result(self, job: Job, result: StoredResult, at: float) -> None:
+    async def set_result(self, job: Job, result: StoredResult, at: float, cost: float | None = None) -> None:
         """Mark the job done with what its message says besides the pictures."""
 
     async def result(self, job_id: int) -> StoredResult | None: ...
@@ -84,6 +84,16 @@ class JobStore(Protocol):
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> int:
         """Pictures counted against a member's or a server's limits since `since`."""
+
+    async def spent_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> float:
+        """What jobs since `since` cost: a done job its cost, an open one its estimate, a failed or
+        cancelled one nothing."""
+
+    async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]: ...
+
+    async def top_spenders(self, guild_id: int, since: float, limit: int = 5) -> list[tuple[int, float]]: ...
 
     async def last_request(self, user_id: int) -> float | None:
         """When the member last started a job that counts (for the cooldown)."""
@@ -166,13 +176,13 @@ class SqliteJobStore:
         await self.conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values, job.id))  # noqa: S608
         await self.conn.commit()
 
-    async def set_result(self, job: Job, result: StoredResult, at: float) -> None:
+    async def set_result(self, job: Job, result: StoredResult, at: float, cost: float | None = None) -> None:
         await self.conn.execute(
-            "UPDATE jobs SET status = ?, finished_at = ?, result = ? WHERE id = ?",
-            (JobStatus.DONE.value, at, json.dumps(asdict(result)), job.id),
+            "UPDATE jobs SET status = ?, finished_at = ?, result = ?, cost = ? WHERE id = ?",
+            (JobStatus.DONE.value, at, json.dumps(asdict(result)), cost, job.id),
         )
         await self.conn.commit()
-        job.status, job.finished_at = JobStatus.DONE, at
+        job.status, job.finished_at, job.cost = JobStatus.DONE, at, cost
 
     async def result(self, job_id: int) -> StoredResult | None:
         async with self.conn.execute("SELECT result FROM jobs WHERE id = ?", (job_id,)) as cursor:
@@ -238,6 +248,36 @@ class SqliteJobStore:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def spent_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> float:
+        """What jobs since `since` cost: a done job its cost, an open one its estimate, a failed or
+        cancelled one nothing."""
+        where, args = _scope(user_id, guild_id)
+        # `where` is one of two fixed strings; every value is a parameter.
+        async with self.conn.execute(
+            f"SELECT COALESCE(SUM({_SPENT}), 0) FROM jobs WHERE {where} AND created_at >= ?",  # noqa: S608
+            (*_SPENT_ARGS, *args, since),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return float(row[0]) if row else 0.0
+
+    async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]:
+        async with self.conn.execute(
+            f"SELECT model, SUM({_SPENT}) AS spent FROM jobs WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            " GROUP BY model HAVING spent > 0 ORDER BY spent DESC, model",
+            (*_SPENT_ARGS, guild_id, since),
+        ) as cursor:
+            return [(str(r["model"]), float(r["spent"])) for r in await cursor.fetchall()]
+
+    async def top_spenders(self, guild_id: int, since: float, limit: int = 5) -> list[tuple[int, float]]:
+        async with self.conn.execute(
+            f"SELECT user_id, SUM({_SPENT}) AS spent FROM jobs WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            " GROUP BY user_id HAVING spent > 0 ORDER BY spent DESC, user_id LIMIT ?",
+            (*_SPENT_ARGS, guild_id, since, limit),
+        ) as cursor:
+            return [(int(r["user_id"]), float(r["spent"])) for r in await cursor.fetchall()]
+
     async def last_request(self, user_id: int) -> float | None:
         """When the member last started a job that counts (for the cooldown)."""
         async with self.conn.execute(
@@ -286,9 +326,14 @@ def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, .
 
 _INSERT = (
     "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
-    " token, token_expires_at, created_at, message_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " token, token_expires_at, created_at, message_id, estimate)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# What a job counts for in the spend: its cost once done, its estimate while it may still run.
+_SPENT = (
+    "CASE WHEN status = ? THEN COALESCE(cost, 0) WHEN status IN (?, ?) THEN COALESCE(estimate, 0) ELSE 0 END"
+)
+_SPENT_ARGS = (JobStatus.DONE.value, JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def _row(job: Job) -> tuple[Any, ...]:
@@ -307,6 +352,7 @@ def _row(job: Job) -> tuple[Any, ...]:
         job.origin.token_expires_at,
         job.created_at,
         job.message_id,
+        job.estimate,
     )
 
 
@@ -336,5 +382,8 @@ def _job(row: aiosqlite.Row) -> Job:
         error=row["error"],
         message_id=row["message_id"],
         delivered_at=row["delivered_at"],
+        delivery_error=row["delivery_error"],
         cancelled_by=row["cancelled_by"],
+        estimate=row["estimate"],
+        cost=row["cost"],
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 from bot.errors import UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
+from bot.pricing import TokenUsage
 from bot.request import Derivation
 
 # The adapters' request, re-exported from its one home.
@@ -59,6 +60,8 @@ class GenerationResult:
     # The earlier turns this answer follows, as sent (trimmed to fit, or none after a stateless
     # retry): with `exchange`, the conversation the next edit continues.
     history: tuple[Exchange, ...] = ()
+    # The tokens the call reports it used, where the API says (for what the picture cost).
+    usage: TokenUsage | None = None
 
     @property
     def conversation(self) -> tuple[Exchange, ...]:

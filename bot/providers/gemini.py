@@ -15,6 +15,7 @@ from bot.attempts import attempts_left
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
+from bot.pricing import TokenUsage
 from bot.providers.base import (
     ALL_RATIOS,
     COMMON_RATIOS,
@@ -230,6 +231,23 @@ def parse_answer(data: Any) -> Answer:
     return answer
 
 
+def token_usage(data: Any) -> TokenUsage | None:
+    """`usageMetadata`'s counts: the prompt by modality, and the output with the thinking, which
+    is billed as output."""
+    usage = _get(data, "usageMetadata", "usage_metadata")
+    output = _get(usage, "candidatesTokenCount", "candidates_token_count")
+    if not isinstance(output, int):
+        return None
+    thoughts = _get(usage, "thoughtsTokenCount", "thoughts_token_count")
+    prompt = _get(usage, "promptTokenCount", "prompt_token_count")
+    image = 0
+    for detail in _get(usage, "promptTokensDetails", "prompt_tokens_details") or []:
+        if isinstance(detail, dict) and detail.get("modality") == "IMAGE":
+            image += int(_get(detail, "tokenCount", "token_count") or 0)
+    text = (prompt if isinstance(prompt, int) else 0) - image
+    return TokenUsage(max(0, text), image, output + (thoughts if isinstance(thoughts, int) else 0))
+
+
 def _read_part(part: Any, answer: Answer) -> None:
     if not isinstance(part, dict) or part.get("thought") is True:
         return  # interim "thinking" images are drafts, not results
@@ -380,7 +398,7 @@ class GeminiProvider(ImageProvider):
                 exchange = Exchange(tuple(parts), content) if content is not None else None
                 # Model text is shown to members; relays have been seen to echo keys into it.
                 text = _trim(self.http.redact(answer.said), 1000)
-                return GenerationResult(tuple(images), text, exchange=exchange)
+                return GenerationResult(tuple(images), text, exchange=exchange, usage=token_usage(data))
             try:
                 judge(answer, self.http.redact)
             except NoImageReturned as exc:

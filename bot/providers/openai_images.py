@@ -11,6 +11,7 @@ import aiohttp
 from bot.errors import NoImageReturned, UpstreamBadResponse, UpstreamRejectedRequest
 from bot.http import ErrorInfo, HttpResponse, classify_error, status_for_code
 from bot.imaging import decode_base64, extension, sniff
+from bot.pricing import TokenUsage
 from bot.providers.base import (
     COMMON_RATIOS,
     Capabilities,
@@ -181,6 +182,21 @@ def parse_answer(data: Any) -> tuple[list[GeneratedImage], list[str], str]:
     return images, urls, " ".join(texts)
 
 
+def token_usage(data: Any) -> TokenUsage | None:
+    """GPT image models' `usage` (relays may wrap the answer in `data`)."""
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict) and isinstance(data, dict) and isinstance(data.get("data"), dict):
+        usage = data["data"].get("usage")
+    if not isinstance(usage, dict) or not isinstance(usage.get("output_tokens"), int):
+        return None
+    details = usage.get("input_tokens_details") or {}
+    image = int(details.get("image_tokens") or 0) if isinstance(details, dict) else 0
+    text = int(details.get("text_tokens") or 0) if isinstance(details, dict) else 0
+    if not details:
+        text = int(usage.get("input_tokens") or 0)
+    return TokenUsage(text, image, usage["output_tokens"])
+
+
 class OpenAIImagesProvider(ImageProvider):
     name = "openai-images"
     settings_prefix = "OPENAI"
@@ -208,11 +224,12 @@ class OpenAIImagesProvider(ImageProvider):
                 timeout=self.endpoint.timeout,
                 makes_picture=True,
             )
-        images, urls, text = parse_answer(response.json())
+        data = response.json()
+        images, urls, text = parse_answer(data)
         images += await self.fetch_images(urls)
         if not images:
             raise NoImageReturned("no usable image in data", said="")
-        return GenerationResult(tuple(images), self.http.redact(text))
+        return GenerationResult(tuple(images), self.http.redact(text), usage=token_usage(data))
 
     async def _edit(self, request: GenerateRequest, count: int) -> HttpResponse:
         url = f"{self.endpoint.base_url}/v1/images/edits"

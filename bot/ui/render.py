@@ -10,6 +10,7 @@ from bot.i18n import Catalog
 from bot.imaging import extension, sniff
 from bot.jobs.model import JobStatus
 from bot.jobs.state import ProgressView
+from bot.pricing import money
 
 BANANA_YELLOW = 0xFFD43B
 
@@ -32,6 +33,9 @@ def progress_message(view: ProgressView, catalog: Catalog, locale: str) -> dict[
         text = catalog.text("job.percent", locale, percent=view.percent, seconds=view.seconds)
     else:
         text = catalog.text("job.generating", locale, seconds=view.seconds)
+    if view.estimate and not view.restarting:
+        estimate = catalog.text("job.estimate", locale, amount=money(view.estimate), currency=view.currency)
+        text = f"{text} · {estimate}"
     embed = None
     if view.preview:
         embed = discord.Embed(colour=BANANA_YELLOW).set_image(

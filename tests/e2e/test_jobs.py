@@ -41,6 +41,10 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(JobEngine, "progress_every", 0.05)
 
 
+# The list price of the suite's default model, which every progress message shows.
+ESTIMATE = "≈ 0.039 USD"
+
+
 class BotClock:
     """The wall clock the bot's Discord side reads to tell whether an interaction token still works
     (`time` in bot.ui.buttons); a test moves it on past a token's margin instead of waiting for the
@@ -141,11 +145,13 @@ async def test_queued_jobs_show_their_place_and_run_when_a_slot_frees(
     await until(lambda: relay.in_flight == 1)
     # One at a time: two commands sent together may be journaled in either order.
     second = await imagine(discord_fake, "two", BOB)
-    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
+    assert (await wait_progress(discord_fake, second, "⏳")).payload[
+        "content"
+    ] == f"⏳ Queued — you're next. · {ESTIMATE}"
     third = await imagine(discord_fake, "three", CAROL)
 
     shown = await wait_progress(discord_fake, third, "⏳")
-    assert shown.payload["content"] == "⏳ Queued — 1 ahead of you."
+    assert shown.payload["content"] == f"⏳ Queued — 1 ahead of you. · {ESTIMATE}"
     running = await wait_progress(discord_fake, first, "🎨 Generating…")
     assert running.payload["allowed_mentions"] == {"parse": []}
     assert cancel_id(discord_fake, first) == "bb:cancel:1", "the button names the job, nothing else"
@@ -173,7 +179,9 @@ async def test_one_members_many_jobs_do_not_starve_another(
         await wait_progress(discord_fake, alice[-1], "⏳")
     bob = await imagine(discord_fake, "bob 1", BOB)
     shown = await wait_progress(discord_fake, bob, "⏳")
-    assert shown.payload["content"] == "⏳ Queued — 1 ahead of you.", "only alice's next job goes first"
+    assert shown.payload["content"] == f"⏳ Queued — 1 ahead of you. · {ESTIMATE}", (
+        "only alice's next job goes first"
+    )
 
     relay.hold.set()
     for sent in (*alice, bob):
@@ -214,7 +222,9 @@ async def test_per_format_cap_limits_one_api_while_others_run(
     second = await imagine(discord_fake, "two", BOB)
     # Three slots are free, yet the second Gemini job waits: it shows its place, and the engine still
     # counts it as waiting when it answers a later /status.
-    assert (await wait_progress(discord_fake, second, "⏳")).payload["content"] == "⏳ Queued — you're next."
+    assert (await wait_progress(discord_fake, second, "⏳")).payload[
+        "content"
+    ] == f"⏳ Queued — you're next. · {ESTIMATE}"
     status = await discord_fake.send_interaction(discord_fake.slash("status"))
     (embed,) = (await answer(discord_fake, status))["embeds"]
     assert {f["name"]: f["value"] for f in embed["fields"]}["Queue"] == "1 running of 4 · 1 waiting"
@@ -525,13 +535,23 @@ async def test_usage_for_a_member_and_for_a_manager(
     assert embed["title"] == "Your usage today"
     assert embed["description"].splitlines()[0] == "Used: 1 of 5"
     assert embed["description"].splitlines()[1].startswith("Left: 4 · resets in ")
-    assert "fields" not in embed or not embed["fields"]
+    # The picture cost its reported 1290 output tokens at the list's $30 per million.
+    assert embed["fields"] == [
+        {"name": "Spending", "value": "Today: 0.0387 USD\nThis month: 0.0387 USD", "inline": False}
+    ]
 
     manager = await discord_fake.send_interaction(discord_fake.slash("usage", member=BOB))
     (embed,) = (await answer(discord_fake, manager))["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["This server today"] == "2 of 20 pictures"
     assert fields["Most active"].splitlines() == [f"<@{ALICE['id']}>: 1", f"<@{BOB['id']}>: 1"]
+    assert fields["This server this month"].splitlines() == [
+        "Spent: 0.0774 USD",
+        "gemini-2.5-flash-image: 0.0774 USD",
+        "Top spenders:",
+        f"<@{ALICE['id']}>: 0.0387 USD",
+        f"<@{BOB['id']}>: 0.0387 USD",
+    ]
 
 
 async def answer(discord_fake: FakeDiscord, sent: SentInteraction) -> dict[str, Any]:

@@ -228,6 +228,7 @@ class FakeService:
         self.load_gate: asyncio.Event | None = None
         self.load_error: BaseException | None = None
         self.cancelled_tasks: list[tuple[str, str]] = []
+        self.prices: dict[str, float] = {}
 
     def route(self, model: str | None) -> tuple[ModelRoute, object]:
         name = model or self.default
@@ -239,6 +240,11 @@ class FakeService:
         route, _ = self.route(request.model or None)
         notes = () if request.kind is Kind.ACTION else self.plan_notes
         return Plan(replace(request, model=route.name), route, notes)
+
+    def estimate(self, plan: Plan) -> float | None:
+        """Each picture of a model in `prices` costs that much; other models have no price."""
+        price = self.prices.get(plan.route.name)
+        return None if price is None else price * plan.request.count
 
     def timing(self, model: str) -> Timing:
         self.route(model)

@@ -146,6 +146,8 @@ SAMPLES = {
     Kind.MODELS: "gpt-image-1",
     Kind.SWITCH: "1",
     Kind.RELAYS: "backup",
+    Kind.PRICES: "gpt-image-1=0.05",
+    Kind.ROLE_AMOUNTS: "100000000000000003:5",
 }
 
 
