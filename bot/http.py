@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -234,6 +234,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
 _REQUEST_ID_SUFFIX = re.compile(r"\s*\((?:request id|requestId|request_id)[^)]*\)\s*$", re.I)
 # LiteLLM puts a FastAPI error's `detail` into `message` as it is: a dict, or its Python repr.
 _DETAIL_REPR = re.compile(r"^\{'error': '(.*)'\}$", re.S)
+# Masks what looks like a credential (not knowing the bot's own keys, which the caller's redactor does).
+_CREDENTIAL_SHAPES = Redactor()
 _SAFETY_WORDS = re.compile(
     r"safety|moderation|content_policy|content policy|prohibited|blocklist|sensitive|违规|敏感", re.I
 )
@@ -340,6 +342,9 @@ def retry_after_header(headers: Mapping[str, str]) -> float | None:
 def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamError:
     """Turn a non-2xx answer into the typed error it means."""
     info = parse_error_body(redact(response.text()))
+    # Decoding the JSON can bring a credential's shape out (a Go relay writes & as \u0026, quotes
+    # inside a message are escaped): the message is masked again as text.
+    info = replace(info, message=redact(info.message))
     return classify_error(response.status, info, retry_after_header(response.headers))
 
 
@@ -407,6 +412,8 @@ def relay_family(info: ErrorInfo) -> str | None:
 
 def classify_error(status: int, info: ErrorInfo, retry_after: float | None = None) -> UpstreamError:
     """The typed error for a status and what the body said (also for errors inside a 200 answer)."""
+    # The detail is logged when the job ends: credential shapes go, whichever path read the body.
+    info = replace(info, message=_CREDENTIAL_SHAPES(info.message))
     words = info.words
     delay = retry_after if retry_after is not None else info.retry_delay
     family = relay_family(info)

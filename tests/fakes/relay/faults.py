@@ -195,6 +195,36 @@ async def _google_per_minute(relay: FakeRelay, request: web.Request, body: dict[
     return reply(_google_error(429, "RESOURCE_EXHAUSTED", message, details=details), 429)
 
 
+# Someone else's credentials (the upstream's, not the bot's), each in another shape, none sk-… or AIza….
+FOREIGN_KEYS = (
+    "up-Q1w2E3r4T5y6",
+    "up-A9s8D7f6G5h4",
+    "up-Z1x2C3v4B5n6",
+    "dXBzdHJlYW06c2VjcmV0",
+    "up-P0o9I8u7Y6t5",
+)
+
+
+def _foreign_keys(status: int) -> Handler:
+    """An upstream error passed through by the relay, carrying the upstream's keys: in a URL (its &
+    escaped as a Go relay's JSON writes it), a JSON field inside the message, a header dump, a Basic
+    credential and (in the 400) a bearer."""
+
+    async def answer(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+        url, field, header, basic, bearer = FOREIGN_KEYS
+        message = (
+            f"upstream said 401 for https://up.example/v1beta/models/x:generateContent?alt=sse\\u0026key={url}: "
+            f'{{\\"error\\": {{\\"api_key\\": \\"{field}\\"}}}} with headers x-goog-api-key: {header}; '
+            f"Authorization: Basic {basic}"
+        )
+        if status == 400:
+            message += f" and Bearer {bearer}"
+        raw = f'{{"error": {{"message": "{message}", "type": "upstream_error", "code": "bad_response_status_code"}}}}'
+        return web.Response(status=status, text=raw, content_type="application/json")
+
+    return answer
+
+
 async def _key_echo(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     """A relay that repeats the caller's credentials in its error, as some do."""
     key = (
@@ -222,6 +252,8 @@ MODES: dict[str, Handler] = {
     "slow": _slow,
     "gated": _gated,
     "key_echo": _key_echo,
+    "foreign_keys_500": _foreign_keys(500),
+    "foreign_keys_400": _foreign_keys(400),
     "litellm_unknown_model": _litellm_unknown_model,
     "litellm_cooldown": _litellm_cooldown,
     "litellm_budget": _litellm_budget,
