@@ -91,6 +91,10 @@ class Settings:
     default_model: str = default("DEFAULT_MODEL")
     models: tuple[ModelRoute, ...] = default("MODELS")
     gemini_auth: GeminiAuth = default("GEMINI_AUTH")
+    # Whether GEMINI_AUTH is the owner's own choice (never second-guessed) or the bot's guess from the
+    # host, which the Gemini adapter may correct once when the relay refuses it. The loader sets it;
+    # settings written in code are taken as meant.
+    gemini_auth_explicit: bool = True
     dev_guild_id: int | None = default("DEV_GUILD_ID")
     log_level: str = default("LOG_LEVEL")
     data_dir: Path = default("DATA_DIR")
@@ -224,6 +228,7 @@ class _Reader:
             default_model=default_model,
             models=tuple(models),
             gemini_auth=gemini_auth,
+            gemini_auth_explicit=bool(self.parser.raw("GEMINI_AUTH")),
             overrides=overrides,
             extra_relays=extra_relays,
             **plain,

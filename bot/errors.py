@@ -92,6 +92,13 @@ class UpstreamModelNotFound(UpstreamError):
     relay_specific = True
 
 
+class UpstreamRegionRefused(UpstreamError):
+    """The API does not serve where the call came from (Google: FAILED_PRECONDITION, "User location
+    is not supported"); a relay's host can be in such a place too. The owner's to fix, not the member's."""
+
+    key = "error.upstream_region"
+
+
 class UpstreamRejectedRequest(UpstreamError):
     key = "error.upstream_rejected"  # params: reason (already cleaned of ids and secrets)
 

@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -29,6 +29,7 @@ from bot.errors import (
     UpstreamModelNotFound,
     UpstreamQuotaExhausted,
     UpstreamRateLimited,
+    UpstreamRegionRefused,
     UpstreamRejectedRequest,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -243,15 +244,17 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
 
 # --- error bodies ---------------------------------------------------------------------------------
 
+# new-api (common.MessageWithRequestId) appends " (request id: …)" to every message it writes.
 _REQUEST_ID_SUFFIX = re.compile(r"\s*\((?:request id|requestId|request_id)[^)]*\)\s*$", re.I)
+# LiteLLM puts a FastAPI error's `detail` into `message` as it is: a dict, or its Python repr.
+_DETAIL_REPR = re.compile(r"^\{'error': '(.*)'\}$", re.S)
+# Masks what looks like a credential (not knowing the bot's own keys, which the caller's redactor does).
+_CREDENTIAL_SHAPES = Redactor()
 _SAFETY_WORDS = re.compile(
     r"safety|moderation|content_policy|content policy|prohibited|blocklist|sensitive|违规|敏感", re.I
 )
 _QUOTA_WORDS = re.compile(
     r"insufficient_quota|insufficient (?:balance|quota)|余额不足|额度不足|billing", re.I
-)
-_AUTH_WORDS = re.compile(
-    r"API_KEY_INVALID|api key not valid|invalid api key|invalid_api_key|无效的令牌", re.I
 )
 
 
@@ -260,9 +263,15 @@ class ErrorInfo:
     """What an error body says, whichever API shape it came in."""
 
     message: str = ""
-    code: str = ""
+    code: str = ""  # `code`, or `type` when there is no code (what callers have always read)
     status: str = ""
     retry_delay: float | None = None
+    type: str = ""
+    reason: str = ""  # Google's ErrorInfo reason (API_KEY_INVALID, …)
+
+    @property
+    def words(self) -> str:
+        return f"{self.code} {self.type} {self.status} {self.reason} {self.message}"
 
 
 def parse_error_body(text: str) -> ErrorInfo:
@@ -280,32 +289,53 @@ def parse_error_body(text: str) -> ErrorInfo:
             if isinstance(err, str):
                 return ErrorInfo(message=_clean(err))
             if isinstance(err, dict):
+                message = err.get("message") or err.get("description") or data.get("message") or ""
                 return ErrorInfo(
-                    message=_clean(
-                        str(err.get("message") or err.get("description") or data.get("message") or "")
-                    ),
-                    code=str(err.get("code") or err.get("type") or ""),
-                    status=str(err.get("status") or ""),
+                    message=_clean(_message_text(message)),
+                    code=_text(err.get("code")) or _text(err.get("type")),
+                    status=_text(err.get("status")),
                     retry_delay=_google_retry_delay(err.get("details")),
+                    type=_text(err.get("type")),
+                    reason=_google_reason(err.get("details")),
                 )
     if stripped.lower().startswith(("<!doctype", "<html")) or "<body" in stripped[:2000].lower():
         return ErrorInfo(message="(an HTML error page)")
     return ErrorInfo(message=_clean(stripped[:300]))
 
 
+def _text(value: Any) -> str:
+    # LiteLLM writes a missing type or param as the string "None".
+    return "" if value is None or value == "None" else str(value)
+
+
+def _message_text(message: Any) -> str:
+    if isinstance(message, dict):
+        message = message.get("error") or message.get("message") or json.dumps(message)
+    text = str(message)
+    match = _DETAIL_REPR.match(text.strip())
+    return match.group(1) if match else text
+
+
 def _clean(message: str) -> str:
     return _REQUEST_ID_SUFFIX.sub("", message).strip()
 
 
-def _google_retry_delay(details: Any) -> float | None:
+def _google_details(details: Any, kind: str) -> list[dict[str, Any]]:
     if not isinstance(details, list):
-        return None
-    for item in details:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-            match = re.fullmatch(r"\s*([\d.]+)s\s*", str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
+        return []
+    return [d for d in details if isinstance(d, dict) and str(d.get("@type", "")).endswith(kind)]
+
+
+def _google_retry_delay(details: Any) -> float | None:
+    for item in _google_details(details, "RetryInfo"):
+        match = re.fullmatch(r"\s*([\d.]+)s\s*", str(item.get("retryDelay", "")))
+        if match:
+            return float(match.group(1))
     return None
+
+
+def _google_reason(details: Any) -> str:
+    return next((str(d.get("reason") or "") for d in _google_details(details, "ErrorInfo")), "")
 
 
 def retry_after_header(headers: Mapping[str, str]) -> float | None:
@@ -326,52 +356,94 @@ def retry_after_header(headers: Mapping[str, str]) -> float | None:
 def error_from_response(response: HttpResponse, redact: Redactor) -> UpstreamError:
     """Turn a non-2xx answer into the typed error it means."""
     info = parse_error_body(redact(response.text()))
+    # Decoding the JSON can bring a credential's shape out (a Go relay writes & as \u0026, quotes
+    # inside a message are escaped): the message is masked again as text.
+    info = replace(info, message=redact(info.message))
     return classify_error(response.status, info, retry_after_header(response.headers))
 
 
-# Relay error families, whatever status they come with: OpenAI-shaped `type`/`code`, new-api's codes
-# and Chinese messages, LiteLLM's router. First match wins; each maps to one member message.
+def _family(words: str) -> re.Pattern[str]:
+    return re.compile(words, re.I)
+
+
+# Relay error families, read before the HTTP status (relays put the same failure under different
+# statuses): OpenAI-shaped `type`/`code`, new-api's codes and messages, LiteLLM's proxy and router,
+# Google's statuses. First match wins; each family is one typed error, so one member message.
+# Where the shapes come from: new-api types/error.go (codes), middleware/utils.go and
+# controller/relay.go (the body and its request-id suffix), i18n/locales/{en,zh-CN}.yaml (messages),
+# service quota code; LiteLLM litellm/proxy/_types.py (ProxyException, ProxyErrorTypes),
+# litellm/types/router.py (RouterErrors, RouterRateLimitError), litellm/proxy/route_llm_request.py;
+# Google's error statuses as the Gemini API answers them.
 _RELAY_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Credit, balance or budget used up: the owner's to top up, whatever the status (new-api answers
+    # 403 or 401; LiteLLM 400 or 429). Google's "limit: 0" is a model the key's tier does not include.
     (
-        re.compile(
+        _family(
             r"insufficient_user_quota|pre_consume_token_quota_failed|insufficient_quota|quota_exceeded"
-            r"|用户额度不足|余额不足|额度不足",
-            re.I,
+            r"|entitlement_(?:required|inactive|daily_limit_exceeded|total_limit_exceeded)"
+            r"|TokenStatusExhausted|quota is exhausted|额度已用尽|用户额度不足|余额不足|额度不足"
+            r"|budget_exceeded|budget has been exceeded|ExceededBudget|crossed budget|\blimit: 0\b"
         ),
         "quota",
     ),
-    (re.compile(r"all_deployments_in_cooldown|no deployments available", re.I), "cooldown"),
+    # Google's own rate limits (per minute or per day) come as quota words with a retry delay.
+    (_family(r"RESOURCE_EXHAUSTED"), "rate"),
+    # LiteLLM's router resting the model's deployments after earlier errors.
+    (_family(r"all_deployments_in_cooldown|no deployments available|in cooldown"), "cooldown"),
     (
-        re.compile(
+        _family(
             r"model_not_found|invalid model name|model_not_supported|no available channel|无可用渠道"
-            r"|模型不存在|\bmodel\b[^.]{0,80}\b(?:does not exist|not found|is not supported)",
-            re.I,
+            r"|可用渠道不存在|模型不存在|has no access to (?:any )?models?|无权访问(?:任何)?模型"
+            r"|(?:key|team|user|org)_model_access_denied|not allowed to access model"
+            r"|no 'model_name' with this string|no healthy deployments for this model"
+            r"|model_price_error|ratio or price not set|倍率或价格未配置"
+            r"|\bmodel\b[^.]{0,80}\b(?:does not exist|not found|is not supported)"
         ),
         "model",
     ),
-    (re.compile(r"prompt_blocked|sensitive_words_detected|content_policy_violation", re.I), "blocked"),
+    (
+        _family(
+            r"prompt_blocked|sensitive_words_detected|content_policy_violation|ContentPolicyViolationError"
+        ),
+        "blocked",
+    ),
+    (_family(r"location is not supported|not available in your country"), "region"),
+    (
+        _family(
+            r"API_KEY_INVALID|api key not valid|invalid api key|invalid_api_key|无效的令牌|该令牌已过期"
+            r"|未提供令牌|\bauth_error\b|authentication error|expired_key|virtual key expected"
+            r"|invalid proxy server token"
+        ),
+        "auth",
+    ),
 )
 
 
 def relay_family(info: ErrorInfo) -> str | None:
-    words = f"{info.code} {info.status} {info.message}"
+    words = info.words
     return next((family for pattern, family in _RELAY_FAMILIES if pattern.search(words)), None)
 
 
 def classify_error(status: int, info: ErrorInfo, retry_after: float | None = None) -> UpstreamError:
     """The typed error for a status and what the body said (also for errors inside a 200 answer)."""
-    words = f"{info.code} {info.status} {info.message}"
+    # The detail is logged when the job ends: credential shapes go, whichever path read the body.
+    info = replace(info, message=_CREDENTIAL_SHAPES(info.message))
+    words = info.words
+    delay = retry_after if retry_after is not None else info.retry_delay
     family = relay_family(info)
     if family == "quota":
         return UpstreamQuotaExhausted(info.message, status=status)
+    if family == "rate":
+        return UpstreamRateLimited(info.message, retry_after=delay)
     if family == "cooldown":
-        delay = retry_after if retry_after is not None else info.retry_delay
         return UpstreamCoolingDown(info.message, retry_after=delay)
     if family == "model":
         return UpstreamModelNotFound(info.message, status=status)
     if family == "blocked":
         return ContentBlocked(info.message, status=status, reason_key="block.policy")
-    if status in (401, 403) or _AUTH_WORDS.search(words):
+    if family == "region":
+        return UpstreamRegionRefused(info.message, status=status)
+    if family == "auth" or status in (401, 403):
         if _QUOTA_WORDS.search(words):
             return UpstreamQuotaExhausted(info.message, status=status)
         return UpstreamAuthFailed(info.message, status=status)
@@ -379,7 +451,6 @@ def classify_error(status: int, info: ErrorInfo, retry_after: float | None = Non
         # OpenAI's rate-limit messages link to the billing page; the code says which 429 it is.
         if "rate_limit_exceeded" not in info.code and _QUOTA_WORDS.search(words):
             return UpstreamQuotaExhausted(info.message, status=status)
-        delay = retry_after if retry_after is not None else info.retry_delay
         return UpstreamRateLimited(info.message, retry_after=delay)
     if status == 404:
         return UpstreamModelNotFound(info.message, status=status)

@@ -9,36 +9,76 @@ from urllib.parse import quote
 
 MASK = "***"
 
+# Names a credential goes by, in a query string, a form, JSON or a header dump (case does not matter).
+_NAMES = (
+    r"(?:x-goog-api-key|x-api-key|api[_-]?key|apikey|key|secret|client[_-]secret|password|passwd"
+    r"|authorization|(?:access|refresh|id|auth|session|bearer)[_-]?token|token)"
+)
+# A value that looks like a credential: long enough, and not a plain word (a digit, a symbol, or a
+# capital inside it), so "Bearer tokens are…" or "Basic authentication" stay readable.
+# Case-sensitive inside patterns that are not (the capital is the point).
+_CRED = r"(?-i:(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-]|[A-Za-z0-9._~+/=-]+[A-Z])[A-Za-z0-9._~+/=-]{6,})"
+# What ends a value in a URL or form: its separators, encoded or JSON-escaped too.
+_END = r"(?:&|%26|\\u0026|[\s\"'#<>\\,;)\]}])"
+
+# A JSON field's name that ends like one of those (any prefix: `upstream_api_key`, `x-goog-api-key`).
+_FIELD = r"[a-z0-9_-]*(?:key|token|secret|passw(?:or)?d|authorization)"
+_NAME_WORDS = ("key", "token", "secret", "passw", "authorization")
+
 # Credential shapes worth hiding even when they are not one of our own secrets (a relay may echo
-# another key, or a token of its own, back in an error body).
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# another key, or a token of its own, back in an error body). Each runs only when one of its words
+# is in the text (lower-cased): most log lines hold none, and these run on every line.
+_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    # Fields named like a credential in JSON or a Python dict: quoted (also JSON inside a JSON
+    # string, quotes escaped), spaces or not. discord.py's gateway dumps at DEBUG carry every
+    # interaction's token so; relays echo upstream keys so.
     (
-        re.compile(r"([?&](?:key|api_key|apikey|api-key|token|access_token|secret)=)[^&\s\"'#]+", re.I),
-        r"\1***",
+        re.compile(rf"""((\\?["']){_FIELD}\2\s*:\s*(\\?["']))(?:(?!\3).)+?(\3)""", re.I),
+        r"\1***\4",
+        _NAME_WORDS,
     ),
-    (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}", re.I), r"\1***"),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-***"),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "AIza***"),
-    # Fields named like a credential in JSON or a Python dict (discord.py's gateway dumps at DEBUG
-    # carry every interaction's token so; relays echo upstream keys so), quoted values only.
+    # The same with a bare value (a number, a Python repr without quotes).
+    (
+        re.compile(rf"""((\\?["']){_FIELD}\2\s*:\s*)(?!null\b|true\b|false\b){_CRED}""", re.I),
+        r"\1***",
+        _NAME_WORDS,
+    ),
+    # Query strings and forms: `name=value` with or without a leading ?/&, URL-encoded or not.
+    (
+        re.compile(rf"((?<![A-Za-z0-9_-]){_NAMES}(?:=|%3D))(?:(?!{_END}).)+", re.I),
+        r"\1***",
+        tuple(
+            f"{w}{eq}"
+            for w in ("key", "token", "secret", "password", "passwd", "authorization")
+            for eq in ("=", "%3d")
+        ),
+    ),
+    (
+        re.compile(rf"((?:%3F|%26|\\u0026){_NAMES}(?:=|%3D))(?:(?!{_END}).)+", re.I),
+        r"\1***",
+        ("%3f", "%26", "\\u0026"),
+    ),
+    # Header dumps: `Authorization: Bearer …`, `x-goog-api-key: …`.
     (
         re.compile(
-            r"""(["'](?:[a-z_]*token|api[_-]?key|apikey|key|secret|[a-z_]*password|authorization)["']"""
-            r"""\s*:\s*["'])[^"']+(["'])""",
+            r"(\b(?:authorization|x-goog-api-key|x-api-key|api-key)\s*:\s*(?:(?:Bearer|Basic|Token)\s+)?)"
+            r"[A-Za-z0-9._~+/=-]{4,}",
             re.I,
         ),
-        r"\1***\2",
-    ),
-    # The same as bare `name=value` pairs (a form body, a header dump), not only in a query string.
-    (
-        re.compile(
-            r"(\b(?:api[_-]?key|apikey|access_token|refresh_token|secret|password)=)[^&\s\"',;]+", re.I
-        ),
         r"\1***",
+        ("authorization", "api-key"),
     ),
+    # A scheme and its credentials anywhere.
+    (
+        re.compile(rf"(\b(?:Bearer|Basic)\s+)(?:{_CRED}|[A-Za-z0-9._~+/=-]{{20,}})", re.I),
+        r"\1***",
+        ("bearer", "basic"),
+    ),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-***", ("sk-",)),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), "AIza***", ("aiza",)),
     # Interaction and webhook tokens travel in the URL path.
-    (re.compile(r"(/webhooks/\d+/)[^/?\s\"']+"), r"\1***"),
-    (re.compile(r"(/interactions/\d+/)[^/?\s\"']+"), r"\1***"),
+    (re.compile(r"(/webhooks/\d+/)[^/?\s\"']+"), r"\1***", ("/webhooks/",)),
+    (re.compile(r"(/interactions/\d+/)[^/?\s\"']+"), r"\1***", ("/interactions/",)),
 )
 
 
@@ -55,8 +95,10 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        lowered = text.lower()
+        for pattern, replacement, words in _PATTERNS:
+            if any(word in lowered for word in words):
+                text = pattern.sub(replacement, text)
         return text
 
 

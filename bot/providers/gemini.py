@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import logging
 import re
@@ -12,8 +14,14 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 from bot.attempts import attempts_left
-from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse, UpstreamError
-from bot.http import HttpClient
+from bot.errors import (
+    ContentBlocked,
+    NoImageReturned,
+    UpstreamAuthFailed,
+    UpstreamBadResponse,
+    UpstreamError,
+)
+from bot.http import HttpClient, HttpResponse
 from bot.imaging import decode_base64, sniff
 from bot.pricing import TokenUsage
 from bot.providers.base import (
@@ -40,6 +48,18 @@ class GeminiAuth(StrEnum):
     HEADER = "header"  # x-goog-api-key, what Google's own SDK sends
     QUERY = "query"  # ?key=, what many relay docs show
     BEARER = "bearer"  # Authorization: Bearer, what most relays expect
+
+
+# A 400 that is about the key, not the request: LiteLLM's /gemini pass-through answers a bearer so
+# (`auth_error`, "Authentication Error, LiteLLM Virtual Key expected"), Google an invalid key.
+_AUTH_WORDS = re.compile(r"\bkey\b|api[_ -]?key|authenticat|\bauth_error\b|unauthori[sz]ed", re.I)
+
+
+def refused_the_key(error: UpstreamError) -> bool:
+    """Whether a failure may come from sending the key the wrong way (401, 403, a 400 naming it)."""
+    if isinstance(error, UpstreamAuthFailed):
+        return True
+    return error.status == 400 and bool(_AUTH_WORDS.search(str(error)))
 
 
 # Finish reasons worth one more try: the docs and relays report them as often transient.
@@ -301,16 +321,29 @@ class GeminiProvider(ImageProvider):
         endpoint: Endpoint,
         auth: GeminiAuth,
         history_turns: int = DEFAULT_HISTORY_TURNS,
+        *,
+        auth_explicit: bool = True,
     ) -> None:
         super().__init__(http, endpoint)
+        # How the key is sent. When the owner did not choose (`auth_explicit` False) and the relay
+        # refuses it, the other ways are tried once each and the one it takes is kept for the run.
         self.auth = auth
+        self.auth_explicit = auth_explicit
+        self._probe_lock = asyncio.Lock()
+        self._refused: set[GeminiAuth] = set()  # the ways the relay refused the key, this run
+        self._refusal: UpstreamError | None = None  # the last refusal, raised when no way is left
         self.history_turns = history_turns  # EDIT_HISTORY_TURNS; 0: every edit is stateless
 
     @classmethod
     def from_settings(cls, settings: Settings, http: HttpClient, relay: Relay | None = None) -> Self:
         relay = relay or settings.relays[0]
-        endpoint = cls.endpoint_from(settings, relay)
-        return cls(http, endpoint, relay.gemini_auth, settings.edit_history_turns)
+        return cls(
+            http,
+            cls.endpoint_from(settings, relay),
+            relay.gemini_auth,
+            settings.edit_history_turns,
+            auth_explicit=settings.gemini_auth_explicit,
+        )
 
     @classmethod
     def draws(cls, name: str) -> bool:
@@ -321,17 +354,85 @@ class GeminiProvider(ImageProvider):
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)
 
-    def url_and_headers(self, model: str) -> tuple[str, dict[str, str]]:
+    def url_and_headers(self, model: str, auth: GeminiAuth | None = None) -> tuple[str, dict[str, str]]:
+        auth = self.auth if auth is None else auth
         url = f"{self.endpoint.base_url}/v1beta/models/{quote(model, safe='')}:generateContent"
         headers = {"Content-Type": "application/json"}
         key = self.endpoint.api_key
-        if self.auth is GeminiAuth.HEADER:
+        if auth is GeminiAuth.HEADER:
             headers["x-goog-api-key"] = key
-        elif self.auth is GeminiAuth.BEARER:
+        elif auth is GeminiAuth.BEARER:
             headers["Authorization"] = f"Bearer {key}"
         else:
             url += f"?key={quote(key, safe='')}"
         return url, headers
+
+    async def post(self, model: str, body: dict[str, Any]) -> HttpResponse:
+        """One generateContent call (the HTTP layer's retries inside). When the owner left
+        GEMINI_AUTH unset and the relay refuses the key, the ways not yet refused are tried, within
+        the picture's calls."""
+        auth = self.auth
+        if self.auth_explicit or auth not in self._refused or self._refused_all():
+            try:
+                return await self._send(model, body, auth)
+            except UpstreamError as exc:
+                if self.auth_explicit or self._refused_all() or not refused_the_key(exc):
+                    raise
+                self._refuse(auth, exc)
+        return await self._probe(model, body)
+
+    async def _send(self, model: str, body: dict[str, Any], auth: GeminiAuth) -> HttpResponse:
+        url, headers = self.url_and_headers(model, auth)
+        return await self.http.request(
+            "POST", url, headers=headers, json_body=body, timeout=self.endpoint.timeout, makes_picture=True
+        )
+
+    async def _probe(self, model: str, body: dict[str, Any]) -> HttpResponse:
+        """Try each way not refused yet, once; keep the first the relay takes for the rest of the run.
+
+        One picture probes at a time: a parallel one waits, then uses what was learned. A picture
+        whose calls run out leaves the rest of the probe to a later one.
+        """
+        async with self._probe_lock:
+            order = [self.auth, *(a for a in GeminiAuth if a is not self.auth)]
+            already = self._refused_all()
+            for auth in (a for a in order if a not in self._refused):
+                if attempts_left() == 0:
+                    break
+                try:
+                    response = await self._send(model, body, auth)
+                except UpstreamError as exc:
+                    if refused_the_key(exc):
+                        self._refuse(auth, exc)
+                        continue
+                    self._learn(auth)  # the key got past the door; this failure is another one
+                    raise
+                self._learn(auth)
+                return response
+            if self._refused_all() and not already:
+                log.warning(
+                    "The relay refused the Gemini key sent as header, query and bearer alike: check "
+                    "API_KEY (GEMINI_AUTH stays %s)",
+                    self.auth,
+                )
+            assert self._refusal is not None
+            raise copy.copy(self._refusal)  # a picture of its own may raise it too
+
+    def _refuse(self, auth: GeminiAuth, error: UpstreamError) -> None:
+        self._refused.add(auth)
+        self._refusal = error
+
+    def _refused_all(self) -> bool:
+        return len(self._refused) == len(GeminiAuth)
+
+    def _learn(self, auth: GeminiAuth) -> None:
+        if auth is self.auth:
+            return
+        self.auth = auth
+        self._refused.clear()
+        log.warning(
+            "The relay accepted the Gemini key as %s: set GEMINI_AUTH=%s to skip this probe", auth, auth
+        )
 
     def plan_turn(self, request: GenerateRequest) -> tuple[tuple[Exchange, ...], list[dict[str, Any]]]:
         """The history to send and the current user parts.
@@ -380,16 +481,8 @@ class GeminiProvider(ImageProvider):
     ) -> GenerationResult:
         """One turn: send it (once more on a transient no-image answer) and read the picture."""
         body = build_body(request, self.capabilities(request.model), history, parts)
-        url, headers = self.url_and_headers(request.model)
         for attempt in (1, 2):
-            response = await self.http.request(
-                "POST",
-                url,
-                headers=headers,
-                json_body=body,
-                timeout=self.endpoint.timeout,
-                makes_picture=True,
-            )
+            response = await self.post(request.model, body)
             data = response.json()
             answer = parse_answer(data)
             images = answer.images or await self.fetch_images(answer.urls)

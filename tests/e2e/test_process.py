@@ -101,6 +101,37 @@ async def test_bot_process_serves_imagine_and_stops_cleanly_on_sigterm(
     assert not [c for c in discord_fake.calls if c.method == "PUT"]
 
 
+async def test_gemini_auth_left_unset_finds_the_way_a_relay_takes(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    # GEMINI_AUTH is not in the environment; the relay takes the key in the URL only (issue 12, defect 11).
+    relay.gemini_accepts = "query"
+    process = await spawn(environment(discord_fake, relay, tmp_path), tmp_path)
+    try:
+        await asyncio.wait_for(discord_fake.ready.wait(), 30)
+        for prompt in ("a banana boat", "a banana bridge"):
+            sent = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": prompt}))
+            await wait_result(discord_fake, sent, timeout=20)
+        log = await read_until(process, "set GEMINI_AUTH=query")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code, out, err = await finish(process)
+    err = log + err
+    assert code == 0, err
+    assert [
+        sorted(k for k in ("Authorization", "x-goog-api-key") if k in c.headers)
+        for c in relay.generate_calls()
+    ] == [
+        ["Authorization"],
+        ["x-goog-api-key"],
+        [],
+        [],
+    ]
+    assert [c.query.get("key") for c in relay.generate_calls()][2:] == [API_KEY, API_KEY]
+    assert err.count("GEMINI_AUTH=") == 1
+    assert API_KEY not in err + out, "the key in the URL is masked in the log"
+
+
 async def test_dev_guild_gets_the_commands_at_start(
     discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
 ) -> None:

@@ -111,6 +111,11 @@ def test_gemini_auth_defaults_by_host(url: str, auth: GeminiAuth) -> None:
     assert load({**GOOD, "API_BASE_URL": url, "GEMINI_AUTH": "Query"}).gemini_auth is GeminiAuth.QUERY
 
 
+def test_settings_record_whether_gemini_auth_was_the_owners() -> None:
+    assert load({**GOOD, "API_BASE_URL": "https://api.relay.example"}).gemini_auth_explicit is False
+    assert load({**GOOD, "GEMINI_AUTH": "bearer"}).gemini_auth_explicit is True
+
+
 def test_models_routing_and_default_model() -> None:
     s = load(
         {

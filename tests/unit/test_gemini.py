@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
+from bot.http import classify_error, parse_error_body
 from bot.providers.base import GenerateRequest, InputImage
-from bot.providers.gemini import build_body, capabilities, judge, parse_answer
+from bot.providers.gemini import build_body, capabilities, judge, parse_answer, refused_the_key
 from tests.fakes.relay import b64, png
 
 PNG = png(8, 8)
@@ -134,3 +135,46 @@ def test_no_image(data: dict[str, object], reason: str, said: str) -> None:
 def test_not_an_object() -> None:
     with pytest.raises(UpstreamBadResponse):
         parse_answer(["nope"])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "refused"),
+    [
+        # LiteLLM's /gemini pass-through given a bearer: no key where it reads one (a 400).
+        (
+            400,
+            '{"error": {"message": "Authentication Error, LiteLLM Virtual Key expected. Received=None, '
+            'expected to start with \'sk-\'.", "type": "auth_error", "param": "None", "code": "400"}}',
+            True,
+        ),
+        (401, '{"error": {"message": "无效的令牌", "type": "new_api_error", "code": ""}}', True),
+        (
+            403,
+            '{"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}}',
+            True,
+        ),
+        (
+            400,
+            '{"error": {"code": 400, "message": "API key not valid.", "status": "INVALID_ARGUMENT"}}',
+            True,
+        ),
+        # Not about the key: the way it is sent cannot help.
+        (
+            400,
+            '{"error": {"code": 400, "message": "Invalid value at x", "status": "INVALID_ARGUMENT"}}',
+            False,
+        ),
+        (
+            403,
+            '{"error": {"message": "用户额度不足", "type": "new_api_error", "code": "insufficient_user_quota"}}',
+            False,
+        ),
+        (
+            500,
+            '{"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}}',
+            False,
+        ),
+    ],
+)
+def test_which_refusals_may_come_from_the_way_the_key_is_sent(status: int, body: str, refused: bool) -> None:
+    assert refused_the_key(classify_error(status, parse_error_body(body))) is refused

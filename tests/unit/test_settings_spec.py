@@ -29,8 +29,9 @@ def test_names_and_attributes_are_declared_once() -> None:
     attrs = [s.attr for s in SETTINGS if s.attr]
     assert len(names) == len(set(names)) and len(attrs) == len(set(attrs))
     assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", n) for n in names)
-    # Every field is a declared setting, but the overrides map the per-format settings fill.
-    assert set(FIELDS) == {*attrs, "overrides", "extra_relays"}
+    # Every field is a declared setting, but the overrides map the per-format settings fill and
+    # whether GEMINI_AUTH was set at all.
+    assert set(FIELDS) == {*attrs, "overrides", "gemini_auth_explicit", "extra_relays"}
 
 
 def test_settings_field_defaults_are_the_declared_ones() -> None:

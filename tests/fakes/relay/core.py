@@ -77,6 +77,10 @@ class FakeRelay(FakeServer):
         self.thought_images = 2
         self.signatures: set[str] = set()
         self.strict_signatures: bool | None = None
+        # Gemini: the one way the relay takes the key ("header", "query", "bearer"; None: any) and the
+        # only key it takes (None: any).
+        self.gemini_accepts: str | None = None
+        self.gemini_key: str | None = None
 
     def queue(self, *modes: str) -> None:
         unknown = [m for m in modes if m not in MODES]

@@ -78,12 +78,52 @@ def signature_error(index: int) -> web.Response:
     return reply({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, 400)
 
 
+def sent_key(request: web.Request, way: str) -> str | None:
+    """The key as the request carries it one way: "header", "query" or "bearer"."""
+    if way == "header":
+        return request.headers.get("x-goog-api-key")
+    if way == "query":
+        return request.query.get("key")
+    bearer = request.headers.get("Authorization", "")
+    return bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else None
+
+
+def auth_refusal(relay: FakeRelay, request: web.Request) -> web.Response | None:
+    """A relay that takes the key one way only (`relay.gemini_accepts`), and only the right key
+    (`relay.gemini_key`). Refused as LiteLLM's proxy refuses: its /gemini pass-through reads only
+    `?key=` or `x-goog-api-key`, so a bearer arrives as no key (pass_through_endpoints
+    gemini_proxy_route, then user_api_key_auth), a 400 `auth_error`; a wrong key is a 401 `auth_error`
+    (litellm/proxy/_types.py ProxyException, code a string, param "None")."""
+    if relay.gemini_accepts is None and relay.gemini_key is None:
+        return None
+    ways = [relay.gemini_accepts] if relay.gemini_accepts else ["query", "header", "bearer"]
+    key = next((k for k in (sent_key(request, w) for w in ways) if k), None)
+    if key is None:
+        message = (
+            "Authentication Error, LiteLLM Virtual Key expected. Received=None, expected to start with 'sk-'."
+        )
+        status = 400
+    elif relay.gemini_key is not None and key != relay.gemini_key:
+        message = (
+            f"Authentication Error, Invalid proxy server token passed. Received API Key = sk-...{key[-4:]}"
+        )
+        status = 401
+    else:
+        return None
+    return reply(
+        {"error": {"message": message, "type": "auth_error", "param": "None", "code": str(status)}}, status
+    )
+
+
 def add_routes(relay: FakeRelay) -> None:
     async def generate(request: web.Request) -> web.StreamResponse:
         body = await relay.record(request)
         method = request.match_info["target"].partition(":")[2]
         if method != "generateContent":
             return reply({"error": {"code": 404, "message": "unknown method", "status": "NOT_FOUND"}}, 404)
+        refusal = auth_refusal(relay, request)
+        if refusal is not None:
+            return refusal
         if isinstance(body, dict) and checks_signatures(relay, model_of(request)):
             index = signature_problem(relay, body)
             if index is not None:
