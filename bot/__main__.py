@@ -1,4 +1,5 @@
-"""`python -m bot` runs the bot; `python -m bot sync [--guild ID] [--clear]` registers its commands."""
+"""`python -m bot` runs the bot; `python -m bot sync [--guild ID] [--clear]` registers its commands;
+`python -m bot migrate-store --to postgresql://…` copies the SQLite journal into PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import logging
 import signal
 import sys
+from urllib.parse import urlsplit
 
 import aiohttp
 import discord
 
 from bot.config import ConfigError, Settings
+from bot.postgres import StoreUnreachable
 from bot.redact import Redactor, setup_logging
 from bot.storage import data_dir_problem
 from bot.ui.client import BananaBot, use_discord_endpoints
@@ -33,6 +36,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="remove the commands instead (with --guild: that server's copies)",
     )
+    move = sub.add_parser(
+        "migrate-store", help="copy the SQLite journal in DATA_DIR into PostgreSQL (run with the bot stopped)"
+    )
+    move.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host:port/db")
     return parser.parse_args(argv)
 
 
@@ -67,6 +74,9 @@ async def _run(settings: Settings) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+        except StoreUnreachable as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_UNREACHABLE
         except (aiohttp.ClientError, discord.HTTPException, OSError) as exc:
             if not stopping:
                 # Start-up talks to Discord only; a stop signal in the middle cuts that off on purpose.
@@ -108,6 +118,28 @@ async def _sync(settings: Settings, guild_id: int | None, clear: bool) -> int:
     return 0
 
 
+async def _migrate_store(settings: Settings, url: str) -> int:
+    from bot.migrate_store import MigrationRefused, migrate_store
+
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        print(
+            "--to must be a postgresql:// URL (postgresql://user:password@host:port/database)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    try:
+        copied = await migrate_store(settings.data_dir, url)
+    except StoreUnreachable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except MigrationRefused as exc:
+        print(f"Nothing was copied: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for one in copied:
+        print(f"{one.table}: {one.rows} rows copied ({one.already} were there from an earlier run)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     try:
@@ -118,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     setup_logging(settings.log_level, Redactor(settings.secrets))
     use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+    if args.command == "migrate-store":
+        return asyncio.run(_migrate_store(settings, args.to))
     if args.command == "sync":
         return asyncio.run(_sync(settings, args.guild, args.clear))
     return asyncio.run(_run(settings))

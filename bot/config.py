@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -144,6 +144,8 @@ class Settings:
     extra_relays: tuple[Relay, ...] = ()
     breaker_failures: int = default("BREAKER_FAILURES")
     breaker_seconds: float = default("BREAKER_SECONDS")
+    # Scaling out: the shared journal (None: the SQLite file in DATA_DIR). It may hold a password.
+    database_url: str | None = field(default=default("DATABASE_URL"), repr=False)
 
     @property
     def relays(self) -> tuple[Relay, ...]:
@@ -161,6 +163,9 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line or a message."""
         keys = [self.discord_token, *(key for relay in self.relays for key in relay.secrets)]
+        if self.database_url:
+            password = urlsplit(self.database_url).password or ""
+            keys += [password, unquote(password)]  # as written in the URL, and as sent
         return tuple(s for s in keys if s)
 
     def target(self, api_format: str, relay: str = MAIN_RELAY) -> ApiTarget:

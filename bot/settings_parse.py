@@ -104,7 +104,11 @@ class Parser:
             return setting.default
         parts = urlsplit(raw)
         if parts.scheme not in setting.choices or not parts.netloc:
-            self.problems.append(f"{setting.name} must be a {'/'.join(setting.choices)} URL, got '{raw}'")
+            # A database URL may carry a password: the message shows it masked.
+            shown_url = raw.replace(f":{parts.password}@", ":***@") if parts.password else raw
+            self.problems.append(
+                f"{setting.name} must be a {'/'.join(setting.choices)} URL, got '{shown_url}'"
+            )
         return raw.rstrip("/")
 
     def base_url(self, name: str, raw: str) -> str:

@@ -472,6 +472,14 @@ GENERAL: tuple[Setting, ...] = (
         "data",
         "where the bot keeps its files (queue, results, extra message catalogs)",
     ),
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        Kind.URL,
+        None,
+        "scaling out: a postgresql:// journal shared by all processes (unset: SQLite in DATA_DIR)",
+        choices=("postgresql", "postgres"),
+    ),
 )
 
 _BY_NAME = {s.name: s for s in GENERAL}

@@ -1,4 +1,7 @@
-"""The bot's SQLite database under DATA_DIR: schema migrations and the stores built on it."""
+"""The bot's SQLite database under DATA_DIR: schema migrations and the stores built on it.
+
+The same migrations build the PostgreSQL schema when DATABASE_URL is set (bot/postgres.py says how).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import aiosqlite
 
@@ -19,8 +23,19 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "bananabot.db"
 
-# Append only: each entry moves the schema one version up (PRAGMA user_version).
-MIGRATIONS: tuple[str, ...] = (
+
+@dataclass(frozen=True)
+class Dialects:
+    """A migration that SQLite and PostgreSQL must be told in different words."""
+
+    sqlite: str
+    postgresql: str
+
+
+# Append only: each entry moves the schema one version up (PRAGMA user_version here, the
+# schema_version table on PostgreSQL). Write SQL both engines take, with SQLite's type names
+# (INTEGER, REAL, TEXT, BLOB): bot.postgres.postgres_dialect maps them. Anything else: Dialects.
+MIGRATIONS: tuple[str | Dialects, ...] = (
     """
     CREATE TABLE task_actions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -153,7 +168,8 @@ class Database:
         async with self.conn.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         version = row[0] if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, entry in enumerate(MIGRATIONS[version:], start=version + 1):
+            script = entry.sqlite if isinstance(entry, Dialects) else entry
             await self.conn.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
             log.info("Database schema moved to version %d", number)
 
@@ -166,8 +182,17 @@ class StoredAction:
     action: Action
 
 
-class ActionStore:
+class ActionStore(Protocol):
     """Keeps a task API's long follow-up ids so buttons carry a short key."""
+
+    async def add(self, model: str, task_id: str, actions: tuple[Action, ...]) -> list[int]:
+        """Keep the actions; their short keys, in order."""
+
+    async def get(self, action_id: int) -> StoredAction | None: ...
+
+
+class SqliteActionStore:
+    """`ActionStore` in the SQLite file."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.routing import parse_models
 from bot.ui.client import BananaBot, use_discord_endpoints
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
+from tests.servers import PostgresServer, new_database, start_postgres
 
 API_KEY = "sk-relaysecret0123456789abcdef"
 BOT_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.bot-token-for-tests"
@@ -25,6 +26,21 @@ FAST_RETRIES = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, deadline
 # The tree these tests belong to. A `python -m bot` the tests start runs its code (PYTHONPATH), not the
 # checkout the venv's editable install points at.
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (started on first use; see tests/servers.py)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """A new, empty database on the session's server for this test alone."""
+    async with new_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
@@ -18,14 +19,14 @@ from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
-from bot.jobs.store import SqliteJobStore
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
 from bot.providers.registry import build_relays
 from bot.redact import Redactor
 from bot.relays import RelayPool
 from bot.routing import MAIN_RELAY
 from bot.service import ImageService
-from bot.storage import DB_NAME, ActionStore, Database
+from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore
+from bot.stores import open_stores
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -78,8 +79,9 @@ class BananaBot(commands.Bot):
         self.redactor = Redactor(settings.secrets)
         self.catalog = Catalog.load([settings.data_dir / "locales"])
         self.session: aiohttp.ClientSession | None = None
-        self.db = Database(settings.data_dir / DB_NAME)
-        self.actions = ActionStore(self.db)
+        self.db = Database(settings.data_dir / DB_NAME)  # the journal, unless DATABASE_URL names another
+        self.actions: ActionStore = SqliteActionStore(self.db)
+        self._close_store: Callable[[], Awaitable[None]] = self.db.close
         self._images: ImageService | None = None
         self._jobs: JobEngine | None = None
         self._job_sink: JobSink | None = None
@@ -108,13 +110,14 @@ class BananaBot(commands.Bot):
         http = HttpClient(
             self.session, self.redactor, self.retry_policy, guard, retry_timeouts=settings.retry_timeouts
         )
-        await self.db.open()
+        stores = await open_stores(settings.database_url, self.db)
+        self.actions, self._close_store = stores.actions, stores.close
         directory = ModelDirectory(self.settings, http)
         providers = build_relays(settings, http)
         relays = RelayPool(providers, failures=settings.breaker_failures, seconds=settings.breaker_seconds)
         self._images = ImageService(settings, providers[MAIN_RELAY], directory, http, relays)
         self._jobs = JobEngine(
-            self.settings, self._images, SqliteJobStore(self.db), JobFiles(self.settings.data_dir / "jobs")
+            self.settings, self._images, stores.jobs, JobFiles(self.settings.data_dir / "jobs")
         )
         self._jobs.sink = self._job_sink
         await self.tree.set_translator(CatalogTranslator(self.catalog))
@@ -169,4 +172,4 @@ class BananaBot(commands.Bot):
                 await self._images.directory.close()
             if self.session is not None and not self.session.closed:
                 await self.session.close()
-            await self.db.close()
+            await self._close_store()

@@ -13,7 +13,7 @@ from bot.jobs.model import Job
 from bot.jobs.state import Phase
 from bot.providers.base import Action
 from bot.request import FollowUp, Kind, Note
-from bot.storage import ActionStore
+from bot.storage import SqliteActionStore
 from tests.unit.engine_kit import CHANNEL, DAY, GUILD, Kit, member, origin, request, until
 
 OTHER_GUILD = GUILD + 1
@@ -310,7 +310,7 @@ def test_usage_left_and_durations() -> None:
 
 async def test_bursts_that_overlap_each_get_their_own_rows(kit: Kit) -> None:
     engine = kit.engine(max_queue_length=100, max_jobs_per_user=100)
-    actions = ActionStore(kit.db)
+    actions = SqliteActionStore(kit.db)
 
     async def burst(tag: str) -> list[Job]:
         return list(

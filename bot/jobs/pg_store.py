@@ -1,0 +1,205 @@
+"""`JobStore` on PostgreSQL: the same journal as `SqliteJobStore`, shared by every process of one bot.
+
+The rows are the SQLite journal's, column for column (one list of migrations builds both), and the
+row <-> Job mapping is `bot.jobs.store`'s. The SQL is written with `?` like the SQLite store's and
+numbered for asyncpg by `bot.postgres.numbered`. The contract tests run one suite against both.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict
+from typing import Any
+
+from bot.jobs.model import Job, JobStatus
+from bot.jobs.store import (
+    _COUNTED,
+    _SPENT,
+    _SPENT_ARGS,
+    UPDATABLE,
+    ModelStats,
+    StoredResult,
+    _job,
+    _row,
+    _scope,
+)
+from bot.postgres import PgDatabase
+
+_INSERT = (
+    "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
+    " token, token_expires_at, created_at, message_id, estimate)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
+class PostgresJobStore:
+    def __init__(self, db: PgDatabase) -> None:
+        self.db = db
+
+    async def add(self, job: Job) -> Job:
+        """Journal a job; it is committed when this returns. Each add is its own statement:
+        PostgreSQL commits concurrent ones together (group commit), so a burst needs no batching here."""
+        job.id = int(await self.db.fetchval(_INSERT, *_row(job)))
+        return job
+
+    async def update(self, job: Job, **fields: Any) -> None:
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not a job column: {sorted(unknown)}")
+        columns = ", ".join(f"{name} = ?" for name in fields)
+        values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
+        # The column names come from UPDATABLE only; every value is a parameter.
+        await self.db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", *values, job.id)  # noqa: S608
+        for name, value in fields.items():
+            setattr(job, name, value)
+
+    async def set_result(self, job: Job, result: StoredResult, at: float, cost: float | None = None) -> None:
+        await self.db.execute(
+            "UPDATE jobs SET status = ?, finished_at = ?, result = ?, cost = ? WHERE id = ?",
+            JobStatus.DONE.value,
+            at,
+            json.dumps(asdict(result)),
+            cost,
+            job.id,
+        )
+        job.status, job.finished_at, job.cost = JobStatus.DONE, at, cost
+
+    async def result(self, job_id: int) -> StoredResult | None:
+        row = await self.db.fetchrow("SELECT result FROM jobs WHERE id = ?", job_id)
+        if row is None or not row["result"]:
+            return None
+        raw = json.loads(row["result"])
+        return StoredResult(
+            raw["text"],
+            tuple((key, params) for key, params in raw["notes"]),
+            raw["seconds"],
+            raw["task_id"],
+            tuple(tuple(a) for a in raw["actions"]),  # type: ignore[misc]
+        )
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self.db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
+        return _job(row) if row else None  # type: ignore[arg-type]
+
+    async def for_message(self, message_id: int) -> Job | None:
+        row = await self.db.fetchrow(
+            "SELECT * FROM jobs WHERE message_id = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            message_id,
+            JobStatus.DONE.value,
+        )
+        return _job(row) if row else None  # type: ignore[arg-type]
+
+    async def finished_for(
+        self, user_id: int, since: float, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        where = "user_id = ? AND status = ? AND finished_at >= ? AND message_id IS NOT NULL"
+        args = (user_id, JobStatus.DONE.value, float(since))
+        # `where` is a fixed string; every value is a parameter.
+        total = await self.db.fetchval(f"SELECT COUNT(*) FROM jobs WHERE {where}", *args)  # noqa: S608
+        rows = await self.db.fetch(
+            f"SELECT * FROM jobs WHERE {where} ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            *args,
+            limit,
+            offset,
+        )
+        return [_job(r) for r in rows], int(total or 0)  # type: ignore[arg-type]
+
+    async def unfinished(self) -> list[Job]:
+        rows = await self.db.fetch(
+            "SELECT * FROM jobs WHERE status IN (?, ?)"
+            " OR (status = ? AND delivered_at IS NULL AND delivery_error IS NULL) ORDER BY id",
+            JobStatus.QUEUED.value,
+            JobStatus.RUNNING.value,
+            JobStatus.DONE.value,
+        )
+        return [_job(row) for row in rows]  # type: ignore[arg-type]
+
+    async def units_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> int:
+        where, args = _scope(user_id, guild_id)
+        # `where` is one of two fixed strings; every value is a parameter.
+        value = await self.db.fetchval(
+            f"SELECT COALESCE(SUM(units), 0) FROM jobs WHERE {where} AND created_at >= ?"  # noqa: S608
+            " AND status IN (?, ?, ?)",
+            *args,
+            float(since),
+            *_COUNTED,
+        )
+        return int(value or 0)
+
+    async def spent_since(
+        self, since: float, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> float:
+        where, args = _scope(user_id, guild_id)
+        value = await self.db.fetchval(
+            f"SELECT COALESCE(SUM({_SPENT}), 0) FROM jobs WHERE {where} AND created_at >= ?",  # noqa: S608
+            *_SPENT_ARGS,
+            *args,
+            float(since),
+        )
+        return float(value or 0.0)
+
+    async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]:
+        # PostgreSQL's HAVING cannot name an output column, so the sum is written out there.
+        rows = await self.db.fetch(
+            f"SELECT model, SUM({_SPENT}) AS spent FROM jobs WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            f" GROUP BY model HAVING SUM({_SPENT}) > 0 ORDER BY spent DESC, model",
+            *_SPENT_ARGS,
+            guild_id,
+            float(since),
+            *_SPENT_ARGS,
+        )
+        return [(str(r["model"]), float(r["spent"])) for r in rows]
+
+    async def top_spenders(self, guild_id: int, since: float, limit: int = 5) -> list[tuple[int, float]]:
+        rows = await self.db.fetch(
+            f"SELECT user_id, SUM({_SPENT}) AS spent FROM jobs WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            f" GROUP BY user_id HAVING SUM({_SPENT}) > 0 ORDER BY spent DESC, user_id LIMIT ?",
+            *_SPENT_ARGS,
+            guild_id,
+            float(since),
+            *_SPENT_ARGS,
+            limit,
+        )
+        return [(int(r["user_id"]), float(r["spent"])) for r in rows]
+
+    async def last_request(self, user_id: int) -> float | None:
+        value = await self.db.fetchval(
+            "SELECT MAX(created_at) FROM jobs WHERE user_id = ? AND status IN (?, ?, ?)",
+            user_id,
+            *_COUNTED,
+        )
+        return float(value) if value is not None else None
+
+    async def top_users(self, guild_id: int, since: float, limit: int = 10) -> list[tuple[int, int]]:
+        rows = await self.db.fetch(
+            "SELECT user_id, SUM(units) AS used FROM jobs WHERE guild_id = ? AND created_at >= ?"
+            " AND status IN (?, ?, ?) GROUP BY user_id ORDER BY used DESC, user_id LIMIT ?",
+            guild_id,
+            float(since),
+            *_COUNTED,
+            limit,
+        )
+        return [(int(r["user_id"]), int(r["used"])) for r in rows]
+
+    async def model_stats(self, since: float) -> list[ModelStats]:
+        rows = await self.db.fetch(
+            "SELECT model, status, started_at, finished_at FROM jobs WHERE finished_at >= ?"
+            " AND status IN (?, ?)",
+            float(since),
+            JobStatus.DONE.value,
+            JobStatus.FAILED.value,
+        )
+        by_model: dict[str, tuple[list[float], list[int]]] = {}
+        for row in rows:
+            times, failed = by_model.setdefault(row["model"], ([], [0]))
+            if row["status"] == JobStatus.FAILED.value:
+                failed[0] += 1
+            elif row["started_at"] is not None:
+                times.append(row["finished_at"] - row["started_at"])
+        return [
+            ModelStats(model, len(times), failed[0], statistics.median(times) if times else None)
+            for model, (times, failed) in sorted(by_model.items())
+        ]

@@ -1,0 +1,37 @@
+"""Which journal the bot runs on: the SQLite file under DATA_DIR, or PostgreSQL when DATABASE_URL is set.
+
+Pictures stay files under DATA_DIR/jobs/ on either (bot/jobs/files.py): they are up to tens of
+megabytes each and only read back by the job that made them and its buttons, so keeping them in the
+database would swell its backups and replication for nothing. Processes on several machines share
+that folder as one volume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.jobs.store import JobStore, SqliteJobStore
+from bot.storage import ActionStore, Database, SqliteActionStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    jobs: JobStore
+    actions: ActionStore
+    close: Callable[[], Awaitable[None]]
+
+
+async def open_stores(database_url: str | None, sqlite: Database) -> Stores:
+    """Open the journal and bring its schema up to date. On PostgreSQL, raise
+    `bot.postgres.StoreUnreachable` with a message fit for the owner when it cannot be used."""
+    if database_url:
+        # Imported here: asyncpg is an extra, needed only with DATABASE_URL.
+        from bot.jobs.pg_store import PostgresJobStore
+        from bot.postgres import PgActionStore, PgDatabase
+
+        db = PgDatabase(database_url)
+        await db.open()
+        return Stores(PostgresJobStore(db), PgActionStore(db), db.close)
+    await sqlite.open()
+    return Stores(SqliteJobStore(sqlite), SqliteActionStore(sqlite), sqlite.close)
