@@ -60,6 +60,24 @@ class Jobs(commands.Cog):
             embed.add_field(
                 name=catalog.text("status.models", locale), value="\n".join(lines)[:1024], inline=False
             )
+        currency = self.bot.settings.currency
+        if state.month_spend:
+            embed.add_field(
+                name=catalog.text("status.spend", locale),
+                value=catalog.text(
+                    "status.spend_value", locale, spent=money(state.month_spend), currency=currency
+                ),
+                inline=False,
+            )
+        unknown = sorted(self.bot.images.prices.unknown)
+        if unknown:
+            embed.add_field(
+                name=catalog.text("status.unknown_prices", locale),
+                value="\n".join(catalog.text("status.unknown_price", locale, model=m) for m in unknown)[
+                    :1024
+                ],
+                inline=False,
+            )
         relays = self.bot.images.relays.status()
         if len(relays) > 1:
             embed.add_field(

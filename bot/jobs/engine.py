@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.errors import BotError, StorageFailed
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
+from bot.jobs.budgets import month_of
 from bot.jobs.files import JobFiles
 from bot.jobs.intake import Intake
 from bot.jobs.lifecycle import Lifecycle
@@ -53,6 +54,7 @@ class EngineStatus:
     slots: int
     accepting: bool
     models: tuple[ModelStats, ...]
+    month_spend: float = 0.0  # every server's, this UTC month, in the owner's unit
 
 
 class JobEngine:
@@ -239,5 +241,10 @@ class JobEngine:
         stats = await self.store.model_stats(self.clock() - STATS_WINDOW)
         waiting = sum(1 for a in board.active.values() if a.phase in (Phase.PREPARING, Phase.WAITING))
         return EngineStatus(
-            board.running, waiting, self.settings.max_concurrent_jobs, board.accepting, tuple(stats)
+            board.running,
+            waiting,
+            self.settings.max_concurrent_jobs,
+            board.accepting,
+            tuple(stats),
+            month_spend=await self.store.spent_since(month_of(self.clock()).start),
         )
