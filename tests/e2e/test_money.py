@@ -139,3 +139,84 @@ async def test_a_monthly_budget_counts_jobs_still_running(
     assert error.startswith("That would pass your budget for this month: 0.021 USD left"), error
     relay.hold.set()
     await done(discord_fake, first)
+
+
+OWNER_CHANNEL = 300000000000000001
+
+
+def owner_posts(discord_fake: FakeDiscord) -> list[str]:
+    return [
+        c.payload["content"]
+        for c in discord_fake.calls
+        if c.method == "POST" and c.path.endswith(f"/channels/{OWNER_CHANNEL}/messages")
+    ]
+
+
+async def status_fields(discord_fake: FakeDiscord) -> dict[str, str]:
+    sent = await discord_fake.send_interaction(discord_fake.slash("status"))
+    call = await discord_fake.wait_for(lambda c: c.path.endswith(f"/{sent.id}/{sent.token}/callback"))
+    (embed,) = call.payload["data"]["embeds"]
+    return {f["name"]: f["value"] for f in embed["fields"]}
+
+
+async def test_a_low_new_api_balance_is_told_once_in_the_owner_channel(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    # 1,000,000 quota units at new-api's default 500,000 a dollar.
+    relay.token_usage = {"total_available": 1_000_000, "total_used": 4_000_000, "unlimited_quota": False}
+    bot = await start_bot(low_balance=5.0, owner_log_channel=OWNER_CHANNEL)
+    post = await discord_fake.wait_for(lambda c: c.path.endswith(f"/channels/{OWNER_CHANNEL}/messages"))
+    assert post.payload["content"] == (
+        "⚠️ The relay main has 2.00 USD left, under LOW_BALANCE (5.00 USD). "
+        "Top it up before members start getting errors."
+    )
+    assert post.payload["allowed_mentions"] == {"parse": []}
+    (token_call,) = [c for c in relay.balance_calls if c.path == "/api/usage/token/"]
+    assert token_call.headers["Authorization"].startswith("Bearer ")
+    assert (await status_fields(discord_fake))["Relay balance"] == "main: 2.00 USD left"
+    await bot.balances.check()
+    assert len(owner_posts(discord_fake)) == 1, "one warning, not one per check"
+    assert relay.calls_to("/v1/images/") == [] and relay.generate_calls() == [], "no command, no call"
+
+
+async def test_the_billing_pair_gives_the_balance_where_the_token_endpoint_is_missing(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    relay.billing = (10.0, 250.0)  # 10 USD granted, 2.50 USD used
+    bot = await start_bot(quota_per_unit=500000)
+    (balance,) = await bot.balances.check()
+    assert balance.remaining == pytest.approx(7.5)
+    assert (await status_fields(discord_fake))["Relay balance"] == "main: 7.50 USD left"
+
+
+@pytest.mark.parametrize("answer", ["error", None], ids=["200 with an error body", "no endpoint"])
+async def test_a_relay_that_does_not_say_has_an_unknown_balance(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay, answer: str | None
+) -> None:
+    relay.token_usage = answer
+    relay.billing = answer
+    bot = await start_bot(low_balance=5.0, owner_log_channel=OWNER_CHANNEL)
+    (balance,) = await bot.balances.check()
+    assert balance.remaining is None and not balance.unlimited
+    assert "Relay balance" not in await status_fields(discord_fake)
+    assert owner_posts(discord_fake) == []
+
+
+async def test_a_budget_reached_and_a_refused_key_are_told_to_the_owner_once_each(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot(user_daily_budget=0.05, owner_log_channel=OWNER_CHANNEL)
+    await done(discord_fake, await imagine(discord_fake, "one"))
+    for prompt in ("two", "three"):
+        await private_error(discord_fake, await imagine(discord_fake, prompt))
+    relay.queue("http_401", "http_401")
+    for prompt in ("four", "five"):
+        await private_error(discord_fake, await imagine(discord_fake, prompt, BOB))
+    await until(lambda: len(owner_posts(discord_fake)) == 2)
+    budget, key = owner_posts(discord_fake)
+    assert re.fullmatch(
+        rf"💸 The daily budget of <@{ALICE['id']}> is used up: jobs that would pass it are refused "
+        r"until it renews <t:\d+:R>\.",
+        budget,
+    ), budget
+    assert key.startswith("🔑 The image service refused the bot's API key (on gemini-2.5-flash-image).")
