@@ -160,7 +160,7 @@ def _at_rates(usage: TokenUsage, rates: Mapping[str, float]) -> float:
 
 
 def money(amount: float) -> str:
-    """An amount as owners read it: 1.50, 0.08, 0.039 (three significant digits under one)."""
-    if amount >= 1 or amount == 0:
+    """An amount as owners read it: 1.50, 0.10, 0.039 (three significant digits under 0.1)."""
+    if amount >= 0.1 or amount == 0:
         return f"{amount:.2f}"
     return f"{amount:.3g}" if amount >= 0.001 else f"{amount:.1e}"

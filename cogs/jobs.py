@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.balance import Balance
 from bot.i18n import Catalog
 from bot.jobs.admission import Usage, duration
 from bot.pricing import money
@@ -60,6 +61,31 @@ class Jobs(commands.Cog):
             embed.add_field(
                 name=catalog.text("status.models", locale), value="\n".join(lines)[:1024], inline=False
             )
+        currency = self.bot.settings.currency
+        if state.month_spend:
+            embed.add_field(
+                name=catalog.text("status.spend", locale),
+                value=catalog.text(
+                    "status.spend_value", locale, spent=money(state.month_spend), currency=currency
+                ),
+                inline=False,
+            )
+        unknown = sorted(self.bot.images.prices.unknown)
+        if unknown:
+            embed.add_field(
+                name=catalog.text("status.unknown_prices", locale),
+                value="\n".join(catalog.text("status.unknown_price", locale, model=m) for m in unknown)[
+                    :1024
+                ],
+                inline=False,
+            )
+        balances = list(self.bot.balances.balances.values())
+        if any(b.remaining is not None or b.unlimited for b in balances):
+            embed.add_field(
+                name=catalog.text("status.balance", locale),
+                value="\n".join(balance_line(b, currency, catalog, locale) for b in balances)[:1024],
+                inline=False,
+            )
         relays = self.bot.images.relays.status()
         if len(relays) > 1:
             embed.add_field(
@@ -70,6 +96,16 @@ class Jobs(commands.Cog):
         if not state.accepting:
             embed.set_footer(text=catalog.text("status.restarting", locale))
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def balance_line(balance: Balance, currency: str, catalog: Catalog, locale: str) -> str:
+    if balance.unlimited:
+        return catalog.text("status.balance_unlimited", locale, relay=balance.relay)
+    if balance.remaining is None:
+        return catalog.text("status.balance_unknown", locale, relay=balance.relay)
+    return catalog.text(
+        "status.balance_line", locale, relay=balance.relay, left=money(balance.remaining), currency=currency
+    )
 
 
 def relay_line(relay: RelayStatus, catalog: Catalog, locale: str) -> str:

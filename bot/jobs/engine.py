@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
-from bot.errors import BotError, StorageFailed
+from bot.errors import BotError, BudgetReached, StorageFailed
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
+from bot.jobs.budgets import month_of
 from bot.jobs.files import JobFiles
 from bot.jobs.intake import Intake
 from bot.jobs.lifecycle import Lifecycle
@@ -28,6 +29,7 @@ from bot.jobs.progress import ProgressShow
 from bot.jobs.runner import Runner
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import JobStore, ModelStats
+from bot.notices import Notice, NoticeKind, OwnerNotices
 from bot.request import Derivation, GenerateRequest, Kind, Parent
 from bot.service import ImageService
 
@@ -53,6 +55,7 @@ class EngineStatus:
     slots: int
     accepting: bool
     models: tuple[ModelStats, ...]
+    month_spend: float = 0.0  # every server's, this UTC month, in the owner's unit
 
 
 class JobEngine:
@@ -68,6 +71,7 @@ class JobEngine:
         files: JobFiles,
         *,
         clock: Callable[[], float] = time.time,
+        notices: OwnerNotices | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -75,7 +79,7 @@ class JobEngine:
         self.files = files
         self.clock = clock
         # The parts read the clock through the engine, so a test may swap it on a running engine.
-        self.board = Board(settings, service, store, files, now=lambda: self.clock())
+        self.board = Board(settings, service, store, files, now=lambda: self.clock(), notices=notices)
         self.admission = Admission(self.board)
         self.intake = Intake(self.board)
         self.runner = Runner(self.board, self.intake)
@@ -115,7 +119,11 @@ class JobEngine:
             self.admission.check_room(member, exempt)
             if not exempt:
                 # Admins are never refused, but what they spend counts in the server's totals.
-                await self.admission.check_limits(member, units, estimate)
+                try:
+                    await self.admission.check_limits(member, units, estimate)
+                except BudgetReached as refused:
+                    self._budget_reached(refused, member)
+                    raise
             job = Job(0, plan.request, origin, units, plan.notes, created_at=self.clock(), estimate=estimate)
             active = Active(job, plan.route.format)
             self.board.pending[id(job)] = active
@@ -129,6 +137,16 @@ class JobEngine:
         # Journaled: from here on the journal counts it for the limits, and a restart resumes it.
         self.board.active[job.id] = active
         return job
+
+    def _budget_reached(self, refused: BudgetReached, member: Member) -> None:
+        whose = member.guild_id if refused.scope == "guild_month" else member.user_id
+        self.board.tell_owner(
+            Notice(
+                NoticeKind.BUDGET_REACHED,
+                f"{refused.scope}:{whose}",
+                {"scope_key": f"owner.scope_{refused.scope}", "who": whose, **refused.params},
+            )
+        )
 
     async def submit(self, job: Job, *, message_id: int | None = None) -> None:
         """Prepare an accepted job's pictures and queue it; raise (and end the job) if they are
@@ -239,5 +257,10 @@ class JobEngine:
         stats = await self.store.model_stats(self.clock() - STATS_WINDOW)
         waiting = sum(1 for a in board.active.values() if a.phase in (Phase.PREPARING, Phase.WAITING))
         return EngineStatus(
-            board.running, waiting, self.settings.max_concurrent_jobs, board.accepting, tuple(stats)
+            board.running,
+            waiting,
+            self.settings.max_concurrent_jobs,
+            board.accepting,
+            tuple(stats),
+            month_spend=await self.store.spent_since(month_of(self.clock()).start),
         )

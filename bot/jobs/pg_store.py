@@ -132,7 +132,8 @@ class PostgresJobStore:
     async def spent_since(
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> float:
-        where, args = _scope(user_id, guild_id)
+        """Neither a user nor a guild: every job's."""
+        where, args = _scope(user_id, guild_id) if user_id or guild_id else ("1 = 1", ())
         value = await self.db.fetchval(
             f"SELECT COALESCE(SUM({_SPENT}), 0) FROM jobs WHERE {where} AND created_at >= ?",  # noqa: S608
             *_SPENT_ARGS,

@@ -11,13 +11,23 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from bot.errors import BotError, JobAlreadyOver, JobTimedOut, NotYourJob, StorageFailed, UpstreamError
+from bot.errors import (
+    BotError,
+    JobAlreadyOver,
+    JobTimedOut,
+    NotYourJob,
+    StorageFailed,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamModelNotFound,
+)
 from bot.jobs.access import Member
 from bot.jobs.intake import Intake
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.queue import Entry
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import StoredResult
+from bot.notices import Notice, NoticeKind
 from bot.providers.base import Progress
 from bot.service import Delivery, Lineage, Plan
 
@@ -205,10 +215,18 @@ class Runner:
         else:
             log.error("Job %d failed unexpectedly", job.id, exc_info=error)
         await self.end(active, JobStatus.FAILED, forget=False, error=type(error).__name__)
+        self._tell_owner(job, error)
         try:
             await self._tell(active, lambda sink: sink.fail(job, error))
         finally:
             self.board.forget(active)  # only now: a stop waits for the member to be told
+
+    def _tell_owner(self, job: Job, error: Exception) -> None:
+        """A refused key or a model no longer offered needs the owner, not the member."""
+        if isinstance(error, UpstreamAuthFailed):
+            self.board.tell_owner(Notice(NoticeKind.KEY_REFUSED, "key", {"model": job.model}))
+        elif isinstance(error, UpstreamModelNotFound):
+            self.board.tell_owner(Notice(NoticeKind.MODEL_GONE, job.model, {"model": job.model}))
 
     async def cancelled(self, active: Active) -> None:
         job = active.job

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.errors import PictureGone
 from bot.jobs.model import Job, JobStatus
 from bot.jobs.queue import FairQueue
+from bot.notices import Notice, OwnerNotices
 from bot.request import Exchange, InputImage
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ class Board:
     files: JobFiles
     now: Callable[[], float]  # wall-clock seconds; tests pass a fake clock
     sink: JobSink | None = None
+    # Where the owner hears of what needs them (a budget reached, a refused key …).
+    notices: OwnerNotices | None = None
     accepting: bool = True
     # Accepted but not yet journaled (between the checks and the journal write); keyed by id(job).
     pending: dict[int, Active] = field(default_factory=dict)
@@ -123,6 +126,10 @@ class Board:
     def picture_gone(self, what: str) -> PictureGone:
         """The answer to a press on a result whose pictures are no longer kept."""
         return PictureGone(what, hours=round(self.settings.result_retention_hours))
+
+    def tell_owner(self, notice: Notice) -> None:
+        if self.notices is not None:
+            self.notices.tell(notice)
 
     def open_jobs(self) -> list[Active]:
         return [a for a in (*self.active.values(), *self.pending.values()) if a.open]

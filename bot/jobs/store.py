@@ -89,7 +89,7 @@ class JobStore(Protocol):
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> float:
         """What jobs since `since` cost: a done job its cost, an open one its estimate, a failed or
-        cancelled one nothing."""
+        cancelled one nothing. Neither a user nor a guild: every job's."""
 
     async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]: ...
 
@@ -252,8 +252,8 @@ class SqliteJobStore:
         self, since: float, *, user_id: int | None = None, guild_id: int | None = None
     ) -> float:
         """What jobs since `since` cost: a done job its cost, an open one its estimate, a failed or
-        cancelled one nothing."""
-        where, args = _scope(user_id, guild_id)
+        cancelled one nothing. Neither a user nor a guild: every job's."""
+        where, args = _scope(user_id, guild_id) if user_id or guild_id else ("1 = 1", ())
         # `where` is one of two fixed strings; every value is a parameter.
         async with self.conn.execute(
             f"SELECT COALESCE(SUM({_SPENT}), 0) FROM jobs WHERE {where} AND created_at >= ?",  # noqa: S608

@@ -12,6 +12,7 @@ import yarl
 from discord.ext import commands
 
 from bot import __version__
+from bot.balance import BalanceWatcher
 from bot.config import Settings
 from bot.directory import ModelDirectory
 from bot.http import HttpClient, RetryPolicy
@@ -20,6 +21,7 @@ from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
+from bot.notices import Notice, OwnerNotices, render
 from bot.providers.registry import build_relays
 from bot.redact import Redactor
 from bot.relays import RelayPool
@@ -82,6 +84,10 @@ class BananaBot(commands.Bot):
         self.db = Database(settings.data_dir / DB_NAME)  # the journal, unless DATABASE_URL names another
         self.actions: ActionStore = SqliteActionStore(self.db)
         self._close_store: Callable[[], Awaitable[None]] = self.db.close
+        self.notices = OwnerNotices(self.catalog)
+        if settings.owner_log_channel:
+            self.notices.post = self._post_notice
+        self._balances: BalanceWatcher | None = None
         self._images: ImageService | None = None
         self._jobs: JobEngine | None = None
         self._job_sink: JobSink | None = None
@@ -92,6 +98,12 @@ class BananaBot(commands.Bot):
         if self._images is None:
             raise RuntimeError("the image service exists only after setup_hook")
         return self._images
+
+    @property
+    def balances(self) -> BalanceWatcher:
+        if self._balances is None:
+            raise RuntimeError("the balance watcher exists only after setup_hook")
+        return self._balances
 
     @property
     def jobs(self) -> JobEngine:
@@ -117,8 +129,13 @@ class BananaBot(commands.Bot):
         relays = RelayPool(providers, failures=settings.breaker_failures, seconds=settings.breaker_seconds)
         self._images = ImageService(settings, providers[MAIN_RELAY], directory, http, relays)
         self._jobs = JobEngine(
-            self.settings, self._images, stores.jobs, JobFiles(self.settings.data_dir / "jobs")
+            self.settings,
+            self._images,
+            stores.jobs,
+            JobFiles(self.settings.data_dir / "jobs"),
+            notices=self.notices,
         )
+        self._balances = BalanceWatcher(settings, http, self.notices)
         self._jobs.sink = self._job_sink
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         for extension in EXTENSIONS:
@@ -126,6 +143,7 @@ class BananaBot(commands.Bot):
         if self.serve:
             # Jobs the last run left in the journal resume now; their answers need only REST.
             await self._jobs.start()
+            self._balances.start()
         if self.auto_sync and self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -142,6 +160,12 @@ class BananaBot(commands.Bot):
         # There are no prefix commands: mentions are handled by the Mentions cog's listener, and
         # letting commands.Bot parse them would log every "@bot draw a cat" as an unknown command.
         return
+
+    async def _post_notice(self, notice: Notice) -> None:
+        """An owner notice, in OWNER_LOG_CHANNEL, in the bot's fallback language, pinging no one."""
+        assert self.settings.owner_log_channel is not None
+        channel = self.get_partial_messageable(self.settings.owner_log_channel)
+        await channel.send(render(notice, self.catalog), allowed_mentions=discord.AllowedMentions.none())
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -168,6 +192,9 @@ class BananaBot(commands.Bot):
                     log.exception("Stopping the job engine failed; closing anyway")
             await super().close()
         finally:
+            if self._balances is not None:
+                await self._balances.close()
+            await self.notices.close()
             if self._images is not None:
                 await self._images.directory.close()
             if self.session is not None and not self.session.closed:

@@ -207,6 +207,7 @@ async def test_spending_counts_costs_when_done_and_estimates_while_open(stores: 
     assert await stores.jobs.spent_since(since, user_id=2) == pytest.approx(10.0)
     assert await stores.jobs.spent_since(since, guild_id=GUILD) == pytest.approx(2.75)
     assert await stores.jobs.spent_since(NOON + 60, user_id=1) == 0.0
+    assert await stores.jobs.spent_since(since) == pytest.approx(10.75)  # every job's
     by_model = await stores.jobs.spend_by_model(GUILD, since)
     assert [(m, round(v, 6)) for m, v in by_model] == [("b", 2.25), ("a", 0.5)]
     spenders = await stores.jobs.top_spenders(GUILD, since)

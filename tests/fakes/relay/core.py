@@ -48,6 +48,9 @@ class FakeRelay(FakeServer):
         for fmt in (gemini, openai_chat, openai_images, midjourney):
             fmt.add_routes(self)
         self.app.router.add_get("/v1/models", self._models)
+        self.app.router.add_get("/api/usage/token/", self._token_usage)
+        self.app.router.add_get("/v1/dashboard/billing/subscription", self._subscription)
+        self.app.router.add_get("/v1/dashboard/billing/usage", self._billing_usage)
         self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_get("/redirect", self._redirect)
         self.app.router.add_post("/redirect", self._redirect)
@@ -63,6 +66,11 @@ class FakeRelay(FakeServer):
         # Midjourney tasks by id: the states each fetch walks through, and the task's own fields.
         self.mj_tasks: dict[str, MjTask] = {}
         self.model_list: list[str] | None = None  # None: the relay has no /v1/models
+        # The key's balance: new-api's token endpoint (its `data`), the OpenAI-style billing pair
+        # (granted USD, used in hundredths), or an error body with HTTP 200. None: no such endpoint.
+        self.token_usage: dict[str, Any] | str | None = None
+        self.billing: tuple[float, float] | str | None = None
+        self.balance_calls: list[RelayCall] = []
         self.models_delay = 0.0
         self.mj_remix = False  # variations wait for a remix confirmation (trueai with remix on)
         # Every generation call waits this long, and while `hold` is set and not released.
@@ -169,6 +177,34 @@ class FakeRelay(FakeServer):
                 "data": [{"id": m, "object": "model", "owned_by": "relay"} for m in self.model_list],
             }
         )
+
+    def _balance_call(self, request: web.Request) -> None:
+        # Kept apart from `calls`: the bot reads the balance at start, whatever the test does.
+        self.balance_calls.append(
+            RelayCall(request.method, request.path, dict(request.query), dict(request.headers), None)
+        )
+
+    async def _token_usage(self, request: web.Request) -> web.Response:
+        self._balance_call(request)
+        if self.token_usage is None:
+            raise web.HTTPNotFound()
+        if self.token_usage == "error":
+            return reply({"code": False, "message": "无效的令牌", "data": None})
+        return reply({"code": True, "message": "ok", "data": {"object": "token_usage", **self.token_usage}})
+
+    async def _subscription(self, request: web.Request) -> web.Response:
+        self._balance_call(request)
+        if self.billing is None:
+            raise web.HTTPNotFound()
+        if self.billing == "error":
+            return reply({"error": {"message": "invalid token", "type": "new_api_error"}})
+        return reply({"object": "billing_subscription", "hard_limit_usd": self.billing[0]})
+
+    async def _billing_usage(self, request: web.Request) -> web.Response:
+        self._balance_call(request)
+        if not isinstance(self.billing, tuple):
+            raise web.HTTPNotFound()
+        return reply({"object": "list", "total_usage": self.billing[1]})
 
     async def _redirect(self, request: web.Request) -> web.Response:
         """A relay's link that redirects elsewhere: `/redirect?to=URL[&code=307]` (302 by default)."""

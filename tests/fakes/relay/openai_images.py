@@ -32,7 +32,16 @@ def _requested(body: dict[str, Any]) -> tuple[int, tuple[int, int]]:
 async def _images_b64(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     count, shape = _requested(body)
     data = [{"b64_json": b64(png(*shape, (i * 60, 90, 200))), "revised_prompt": None} for i in range(count)]
-    return reply({"created": 1713833628, "data": data, "output_format": "png"})
+    answer: dict[str, Any] = {"created": 1713833628, "data": data, "output_format": "png"}
+    if str(body.get("model", "")).startswith("gpt-image"):
+        # GPT image models report their tokens; 1056 output tokens is a medium 1024x1024 picture.
+        answer["usage"] = {
+            "input_tokens": 12,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 12},
+            "output_tokens": 1056 * count,
+            "total_tokens": 12 + 1056 * count,
+        }
+    return reply(answer)
 
 
 async def _images_url(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
