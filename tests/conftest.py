@@ -18,7 +18,7 @@ from bot.routing import parse_models
 from bot.ui.client import BananaBot, use_discord_endpoints
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
-from tests.servers import PostgresServer, new_database, start_postgres
+from tests.servers import PostgresServer, RedisServer, new_database, start_postgres, start_redis
 
 API_KEY = "sk-relaysecret0123456789abcdef"
 BOT_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.bot-token-for-tests"
@@ -34,6 +34,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis server for the session (started on first use; see tests/servers.py)."""
+    server = start_redis()
+    yield server
+    server.stop(remove=True)
 
 
 @pytest.fixture

@@ -148,6 +148,69 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@dataclass
+class RedisServer:
+    """A Redis without persistence on 127.0.0.1; it can be stopped and started again on its port
+    (empty, as a Redis without persistence comes back)."""
+
+    binary: str
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bananabot-redis-")))
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = self.root / "server.log"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.root)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.5) as probe,
+            ):
+                probe.sendall(b"PING\r\n")
+                if probe.recv(16).startswith(b"+PONG"):
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"Redis did not start: {tail}")
+            time.sleep(0.05)
+
+    def stop(self, *, remove: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_redis() -> RedisServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("Redis is not installed (no redis-server on PATH)")
+    assert binary is not None
+    server = RedisServer(binary)
+    try:
+        server.start()
+    except (RuntimeError, OSError) as exc:
+        unavailable(f"Redis could not start: {exc}")
+    return server
+
+
 def start_postgres() -> PostgresServer:
     bindir = postgres_bin()
     if bindir is None:

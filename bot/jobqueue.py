@@ -1,0 +1,195 @@
+"""The job queue between gateway and worker processes: SAQ on Redis or PostgreSQL (the `queue` extra).
+
+The journal (`JobStore`) stays the source of truth: the queue only tells the workers which journaled
+job to take up, and keeps track of which worker runs it.
+
+- One entry per job, keyed by its journal id (`job-<id>`): putting a job in twice (a gateway
+  retrying, the sweeper below) is one entry while it waits or runs.
+- A running job's heartbeat is refreshed a few times per `heartbeat` seconds by the worker running
+  it. When that worker dies (SIGKILL, a lost machine), the heartbeat stops; any other worker's sweep
+  finds the entry stuck after `heartbeat` seconds and hands it to a worker again (SAQ's retry).
+- `cancel` aborts the entry: SAQ cancels the job's task in whichever worker runs it.
+- `restore` puts back the journal's open jobs that the queue no longer holds (a Redis without
+  persistence restarted empty): the key makes it a no-op for the ones still there.
+
+SAQ is imported only here, and only when a queue is made: the default one-process bot never needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from saq import Queue, Worker
+
+log = logging.getLogger(__name__)
+
+RUN = "bananabot.run"
+# How often one job may be taken up again after its worker died before the queue gives up on it
+# (the journal still holds it: the sweeper of the journal puts it back).
+RETRIES = 5
+# Finished entries are kept this long (seconds) for the queue's own bookkeeping.
+KEEP_FINISHED = 600
+TERMINAL = ("complete", "failed", "aborted")
+
+
+def job_key(job_id: int) -> str:
+    return f"job-{job_id}"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    waiting: int  # entries no worker has taken yet
+    running: int  # entries a worker holds
+
+
+class JobQueue:
+    def __init__(self, queue: Queue, *, heartbeat: int = 10) -> None:
+        self.queue = queue
+        self.heartbeat = max(1, int(heartbeat))
+
+    @classmethod
+    def from_url(cls, url: str, *, name: str = "bananabot", heartbeat: int = 10) -> JobQueue:
+        """A queue on `redis://…` or `postgresql://…` (SAQ's own tables in that database)."""
+        from saq import Queue
+
+        return cls(Queue.from_url(url, name=name), heartbeat=heartbeat)
+
+    async def connect(self) -> None:
+        await self.queue.connect()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.queue.disconnect()
+
+    async def put(self, job_id: int) -> bool:
+        """Queue a journaled job; False when it is queued or running already."""
+        from saq import Job
+
+        entry = Job(
+            RUN,
+            kwargs={"job_id": job_id},
+            key=job_key(job_id),
+            timeout=0,  # the engine keeps JOB_TIMEOUT itself; the heartbeat tells a live worker
+            heartbeat=self.heartbeat,
+            retries=RETRIES,
+            ttl=KEEP_FINISHED,
+        )
+        return await self.queue.enqueue(entry) is not None
+
+    async def cancel(self, job_id: int) -> bool:
+        """Stop the job wherever it is: out of the queue, or cancelled in its worker. False when the
+        queue holds no open entry for it."""
+        entry = await self.queue.job(job_key(job_id))
+        if entry is None or _status(entry) in TERMINAL:
+            return False
+        await self.queue.abort(entry, "cancelled")
+        return True
+
+    async def status(self, job_id: int) -> str | None:
+        """SAQ's word for the entry (queued, active, complete …), or None when it holds none."""
+        entry = await self.queue.job(job_key(job_id))
+        return None if entry is None else _status(entry)
+
+    async def stats(self) -> QueueStats:
+        return QueueStats(await self.queue.count("queued"), await self.queue.count("active"))
+
+    async def restore(self, job_ids: Iterable[int]) -> list[int]:
+        """Put back the journal's open jobs the queue lost; the ids that were missing."""
+        return [job_id for job_id in job_ids if await self.put(job_id)]
+
+    def worker(
+        self, run: Callable[[int], Awaitable[None]], *, concurrency: int, grace: float = 0.0
+    ) -> QueueWorker:
+        return QueueWorker(self, run, concurrency=concurrency, grace=grace)
+
+
+class QueueWorker:
+    """Takes entries off the queue, at most `concurrency` at once, and awaits `run(job_id)` for each
+    while keeping its heartbeat. A cancelled entry cancels `run`'s task."""
+
+    def __init__(
+        self, queue: JobQueue, run: Callable[[int], Awaitable[None]], *, concurrency: int, grace: float
+    ) -> None:
+        from saq import Worker
+
+        self.queue = queue
+        self.run = run
+        heartbeat = queue.heartbeat
+        self._worker: Worker = Worker(
+            queue.queue,
+            functions=[(RUN, self._entry)],
+            concurrency=concurrency,
+            # Stuck entries are looked for as often as a heartbeat may be missed; aborts every second.
+            timers={"sweep": heartbeat, "abort": 1},
+            shutdown_grace_period_s=int(grace),
+            # Each wait for an entry ends after a second and looks again: on PostgreSQL a wake-up
+            # (NOTIFY) that comes between two waits is otherwise missed until the next one.
+            dequeue_timeout=1.0,
+        )
+        # The process owns its signals (SIGTERM drains the bot as a whole), not the queue library.
+        self._worker.SIGNALS = []
+        _first_sweep_waits(queue.queue)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self._worker.id)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._worker.start(), name="bananabot-queue-worker")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        await self._worker.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _entry(self, ctx: dict[str, Any], *, job_id: int) -> None:
+        entry = ctx["job"]
+        beat = asyncio.create_task(self._beat(entry), name=f"bananabot-heartbeat-{job_id}")
+        try:
+            await self.run(job_id)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _beat(self, entry: Any) -> None:
+        # Three beats per allowed gap: one late write does not get a live job swept.
+        while True:
+            await asyncio.sleep(self.queue.heartbeat / 3)
+            try:
+                await entry.update()
+            except Exception as exc:  # the queue briefly unreachable: the next beat tries again
+                log.warning("Heartbeat of queue entry %s failed: %s", entry.key, exc)
+
+
+def _status(entry: Any) -> str:
+    return str(getattr(entry.status, "value", entry.status))
+
+
+def _first_sweep_waits(queue: Queue) -> None:
+    """SAQ sweeps at once when a worker starts, while that worker may be taking its first entry
+    (moved to the running list, not yet marked running): the sweep takes such an entry for stuck and
+    hands it out again after it ends. Skipping the first sweep closes that start-up window; an entry
+    handed out twice later (rare: the same race at a periodic sweep) finds its journal row finished,
+    which the caller of `run` checks."""
+    sweep = queue.sweep
+    started = False
+
+    async def later(*args: Any, **kwargs: Any) -> list[str]:
+        nonlocal started
+        if not started:
+            started = True
+            return []
+        return await sweep(*args, **kwargs)
+
+    queue.sweep = later  # type: ignore[method-assign]
