@@ -285,6 +285,12 @@ class StorageFailed(BotError):
     key = "error.storage"
 
 
+class StoreUnavailable(BotError):
+    """The shared journal (PostgreSQL, DATABASE_URL) cannot be reached right now."""
+
+    key = "error.store_unavailable"
+
+
 class PictureGone(BotError):
     """A result's button was pressed after its picture was cleaned away (RESULT_RETENTION_HOURS)."""
 

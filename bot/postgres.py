@@ -16,12 +16,15 @@ PRAGMA user_version, PostgreSQL in a `schema_version` table; both apply each ent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from bot.errors import StoreUnavailable
 from bot.providers.base import Action
 from bot.storage import MIGRATIONS, Dialects, StoredAction
 
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 # Any fixed number: several processes starting at once take it so only one migrates.
 _MIGRATION_LOCK = 0x62616E61
 CONNECT_TIMEOUT = 10.0
+# How long a write for a running job waits for the database to come back before the job fails.
+WRITE_PATIENCE = 60.0
 
 _TYPES = (
     (
@@ -83,8 +88,11 @@ def where(url: str) -> str:
 class PgDatabase:
     """A connection pool on DATABASE_URL; `open` brings the schema to the newest version."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, write_patience: float = WRITE_PATIENCE
+    ) -> None:
         self.url = url
+        self.write_patience = write_patience
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
@@ -135,17 +143,84 @@ class PgDatabase:
     async def version(self) -> int:
         return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 
+    # Every query goes through one of these. A connection that broke (the server restarted, the
+    # network dropped) is `StoreUnavailable`, which members read as "try again in a minute". A read
+    # is tried once more at once (the pool may hold connections the restart broke); a write to an
+    # existing row (`execute`: every one sets values, none adds to them, so sending it again is
+    # harmless) waits out an outage of up to `write_patience` seconds, so a job that is running
+    # when the database goes away is still recorded when it returns. An insert is never sent twice:
+    # its connection is checked first instead.
+
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        return await self.pool.fetch(numbered(sql), *args)
+        return await self._read(lambda conn: conn.fetch(numbered(sql), *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(numbered(sql), *args)
+        return await self._read(lambda conn: conn.fetchrow(numbered(sql), *args))
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self.pool.fetchval(numbered(sql), *args)
+        return await self._read(lambda conn: conn.fetchval(numbered(sql), *args))
+
+    async def insert(self, sql: str, *args: Any) -> Any:
+        """Run an INSERT … RETURNING once, on a connection just checked to be alive."""
+        for attempt in (1, 2):
+            async with self._reachable(), self.pool.acquire() as conn:
+                try:
+                    await conn.fetchval("SELECT 1")
+                except _connection_errors():
+                    if attempt == 2:
+                        raise
+                    continue
+                return await conn.fetchval(numbered(sql), *args)
+        raise AssertionError("unreachable")
 
     async def execute(self, sql: str, *args: Any) -> str:
-        return await self.pool.execute(numbered(sql), *args)
+        deadline = time.monotonic() + self.write_patience
+        delay = 0.1
+        while True:
+            try:
+                async with self._reachable():
+                    return await self.pool.execute(numbered(sql), *args)
+            except StoreUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s; writing again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def transaction(self, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        async with self._reachable(), self.pool.acquire() as conn, conn.transaction():
+            return await work(conn)
+
+    async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        for attempt in (1, 2):
+            try:
+                async with self._reachable(), self.pool.acquire() as conn:
+                    return await query(conn)
+            except StoreUnavailable:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except _connection_errors() as exc:
+            raise StoreUnavailable(f"PostgreSQL at {where(self.url)}: {type(exc).__name__}: {exc}") from exc
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What a lost or refused connection raises (asyncpg is imported by then: the pool exists)."""
+    import asyncpg
+
+    return (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection that is gone
+        asyncpg.exceptions.OperatorInterventionError,  # 57: the server shutting down or starting
+        asyncpg.exceptions.TooManyConnectionsError,
+        asyncpg.InterfaceError,  # a connection closed under a query
+    )
 
 
 class PgActionStore:
@@ -156,7 +231,8 @@ class PgActionStore:
 
     async def add(self, model: str, task_id: str, actions: tuple[Action, ...]) -> list[int]:
         now = time.time()
-        async with self.db.pool.acquire() as conn, conn.transaction():
+
+        async def insert(conn: asyncpg.Connection) -> list[int]:
             return [
                 int(
                     await conn.fetchval(
@@ -172,6 +248,8 @@ class PgActionStore:
                 )
                 for action in actions
             ]
+
+        return list(await self.db.transaction(insert))
 
     async def get(self, action_id: int) -> StoredAction | None:
         row = await self.db.fetchrow(

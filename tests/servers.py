@@ -90,13 +90,24 @@ class PostgresServer:
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
         data = self.root / "data"
         log = self.root / "server.log"
-        subprocess.run(
-            [self.bindir / "initdb", "-D", data, "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync"],
-            check=True,
-            capture_output=True,
-            **as_user,  # type: ignore[arg-type]
-        )
-        with log.open("wb") as out:
+        if not data.exists():  # a restart of a stopped server keeps its data
+            subprocess.run(
+                [
+                    self.bindir / "initdb",
+                    "-D",
+                    data,
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+                check=True,
+                capture_output=True,
+                **as_user,  # type: ignore[arg-type]
+            )
+        with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
                     self.bindir / "postgres",
@@ -135,7 +146,7 @@ class PostgresServer:
                 raise RuntimeError(f"PostgreSQL did not start: {tail}")
             time.sleep(0.05)
 
-    def stop(self) -> None:
+    def stop(self, *, remove: bool = True) -> None:
         if self.process is not None and self.process.poll() is None:
             # SIGINT is PostgreSQL's fast shutdown: it ends the sessions and stops at once.
             self.process.send_signal(signal.SIGINT)
@@ -145,7 +156,8 @@ class PostgresServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass
@@ -239,10 +251,15 @@ async def new_database(server: PostgresServer) -> AsyncIterator[str]:
     except ImportError:
         unavailable("asyncpg is not installed (pip install -e '.[test]')")
     name = f"t_{uuid.uuid4().hex[:16]}"
+    # A connection for each step: a test may restart the server in between.
     admin = await asyncpg.connect(server.admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server.url(name)
+    finally:
+        await admin.close()
+    yield server.url(name)
+    admin = await asyncpg.connect(server.admin_url)
+    try:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()

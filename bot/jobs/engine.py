@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.config import Settings
-from bot.errors import BotError, BudgetReached, StorageFailed
+from bot.errors import BotError, BudgetReached, StorageFailed, StoreUnavailable
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
 from bot.jobs.budgets import month_of
@@ -129,6 +129,8 @@ class JobEngine:
             self.board.pending[id(job)] = active
         try:
             await self.store.add(job)
+        except StoreUnavailable:
+            raise  # the shared journal is away for a moment: "try again in a minute"
         except Exception as exc:
             log.error("Job for user %d could not be journaled", origin.user_id, exc_info=exc)
             raise StorageFailed(f"{type(exc).__name__}: {exc}") from exc

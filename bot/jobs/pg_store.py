@@ -40,7 +40,7 @@ class PostgresJobStore:
     async def add(self, job: Job) -> Job:
         """Journal a job; it is committed when this returns. Each add is its own statement:
         PostgreSQL commits concurrent ones together (group commit), so a burst needs no batching here."""
-        job.id = int(await self.db.fetchval(_INSERT, *_row(job)))
+        job.id = int(await self.db.insert(_INSERT, *_row(job)))
         return job
 
     async def update(self, job: Job, **fields: Any) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.errors import StoreUnavailable
 from bot.jobs.model import JobStatus
 from bot.jobs.pg_store import PostgresJobStore
 from bot.jobs.store import SqliteJobStore, StoredResult
@@ -16,7 +18,7 @@ from bot.migrate_store import MigrationRefused, migrate_store
 from bot.postgres import PgActionStore, PgDatabase, StoreUnreachable, numbered, postgres_dialect
 from bot.providers.base import Action
 from bot.storage import DB_NAME, MIGRATIONS, Database, Dialects, SqliteActionStore
-from tests.servers import free_port
+from tests.servers import PostgresServer, free_port, new_database, start_postgres
 from tests.unit.engine_kit import NOON
 from tests.unit.test_store_contract import BIG_USER, new_job
 
@@ -170,3 +172,43 @@ async def test_migrate_store_refuses_a_database_that_holds_another_bots_jobs(
         assert await pg.fetchval("SELECT COUNT(*) FROM task_actions") == 0  # nothing written at all
     finally:
         await pg.close()
+
+
+# --- the database going away and coming back ------------------------------------------------------
+
+
+@pytest.fixture
+async def own_postgres() -> AsyncIterator[PostgresServer]:
+    """A server of this test's own, to stop and start again."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_database_that_went_away_is_try_again_and_writes_wait_for_it(
+    own_postgres: PostgresServer,
+) -> None:
+    async with new_database(own_postgres) as url:
+        db = PgDatabase(url, write_patience=30)
+        await db.open()
+        store = PostgresJobStore(db)
+        try:
+            job = await store.add(new_job("running"))
+            await asyncio.to_thread(own_postgres.stop, remove=False)
+            with pytest.raises(StoreUnavailable):
+                await store.get(job.id)
+            with pytest.raises(StoreUnavailable):
+                await store.add(new_job("refused"))
+            # A running job's write waits for the database and lands once it is back.
+            writing = asyncio.create_task(store.update(job, status=JobStatus.RUNNING, started_at=NOON + 1))
+            await asyncio.sleep(0.3)
+            assert not writing.done()
+            await asyncio.to_thread(own_postgres.start)
+            await asyncio.wait_for(writing, 30)
+            got = await store.get(job.id)  # the pool's connections broken by the restart are replaced
+            assert got is not None and got.status is JobStatus.RUNNING
+            assert (await store.add(new_job("after"))).id == job.id + 1
+        finally:
+            await db.close()
