@@ -263,3 +263,29 @@ async def new_database(server: PostgresServer) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+_SHARED = "kits"
+
+
+@asynccontextmanager
+async def new_schema(server: PostgresServer) -> AsyncIterator[str]:
+    """A new, empty schema in one shared database, dropped afterwards; a URL whose search_path is it.
+    Much cheaper than a database per test, for suites that only need their own tables."""
+    import asyncpg
+
+    admin = await asyncpg.connect(server.admin_url)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", _SHARED):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await admin.execute(f'CREATE DATABASE "{_SHARED}"')
+    finally:
+        await admin.close()
+    name = f"s_{uuid.uuid4().hex[:16]}"
+    shared = await asyncpg.connect(server.url(_SHARED))
+    try:
+        await shared.execute(f'CREATE SCHEMA "{name}"')
+        yield f"{server.url(_SHARED)}?search_path={name}"
+        await shared.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await shared.close()

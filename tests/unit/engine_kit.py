@@ -1,13 +1,15 @@
 """Fakes that drive the job engine without Discord or an API: a recording sink, a fake clock and a
 fake image service whose runs the test steers one by one.
 
-The engine runs on the real `SqliteJobStore` and real `JobFiles` under `tmp_path`; the `Kit` builds
+The engine runs on a real journal (`SqliteJobStore`, and `PostgresJobStore` on a real server: the
+`kit` fixture runs each test on both) and real `JobFiles` under `tmp_path`; the `Kit` builds
 it all and tears it down. Every wait here has a deadline and fails with a message, never a guess.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import time
@@ -27,13 +29,16 @@ from bot.jobs.access import Member
 from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.model import Job, Origin
+from bot.jobs.pg_store import PostgresJobStore
 from bot.jobs.state import Active, ProgressView
 from bot.jobs.store import SqliteJobStore
+from bot.postgres import PgActionStore, PgDatabase
 from bot.providers.base import Action, Progress, ProgressCallback
 from bot.request import GenerateRequest, InputImage, Kind, Note, SourceImage
 from bot.routing import ModelRoute
 from bot.service import Delivery, Plan, Timing
-from bot.storage import Database
+from bot.storage import ActionStore, Database, SqliteActionStore
+from tests.servers import new_schema
 
 WAIT = 5.0
 DAY = 86400.0
@@ -347,9 +352,10 @@ class Kit:
     """An engine on a real journal and real files, with the fakes around it."""
 
     tmp_path: Path
-    db: Database
-    store: SqliteJobStore
+    db: Database | PgDatabase
+    store: SqliteJobStore | PostgresJobStore
     files: JobFiles
+    actions: ActionStore
     service: FakeService = field(default_factory=FakeService)
     sink: RecordingSink = field(default_factory=RecordingSink)
     clock: FakeClock = field(default_factory=FakeClock)
@@ -377,11 +383,21 @@ class Kit:
         return job
 
     async def row(self, job_id: int) -> dict[str, Any]:
-        """The job's journal row as it is on disk."""
-        async with self.db.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
-            found = await cursor.fetchone()
+        """The job's journal row as it is stored."""
+        if isinstance(self.db, PgDatabase):
+            found: Any = await self.db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
+        else:
+            async with self.db.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+                found = await cursor.fetchone()
         assert found is not None, f"job {job_id} is not in the journal"
         return dict(found)
+
+    async def count_jobs(self) -> int:
+        if isinstance(self.db, PgDatabase):
+            return int(await self.db.fetchval("SELECT COUNT(*) FROM jobs"))
+        async with self.db.conn.execute("SELECT COUNT(*) FROM jobs") as cursor:
+            found = await cursor.fetchone()
+        return int(found[0]) if found else 0
 
     async def status_of(self, job_id: int) -> str:
         return str((await self.row(job_id))["status"])
@@ -399,15 +415,42 @@ class Kit:
         await self.db.close()
 
 
-@pytest.fixture
-async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
-    db = Database(tmp_path / "db" / "jobs.db")
+async def _made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Database | PgDatabase) -> Kit:
     await db.open()
-    made = Kit(tmp_path, db, SqliteJobStore(db), JobFiles(tmp_path / "jobs"))
+    if isinstance(db, PgDatabase):
+        made = Kit(tmp_path, db, PostgresJobStore(db), JobFiles(tmp_path / "jobs"), PgActionStore(db))
+    else:
+        made = Kit(tmp_path, db, SqliteJobStore(db), JobFiles(tmp_path / "jobs"), SqliteActionStore(db))
     # The running seconds come from time.monotonic in the runner and the progress view only.
     fake_time = SimpleNamespace(monotonic=made.clock.monotonic)
     monkeypatch.setattr("bot.jobs.runner.time", fake_time)
     monkeypatch.setattr("bot.jobs.progress.time", fake_time)
+    return made
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def kit(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Kit]:
+    """The engine on each journal: the SQLite file, and PostgreSQL (a schema of its own on the
+    session's server, tests/servers.py)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "postgresql":
+            url = await stack.enter_async_context(new_schema(request.getfixturevalue("postgres_server")))
+            db: Database | PgDatabase = PgDatabase(url, write_patience=0)
+        else:
+            db = Database(tmp_path / "db" / "jobs.db")
+        made = await _made(tmp_path, monkeypatch, db)
+        try:
+            yield made
+        finally:
+            await made.close()
+
+
+@pytest.fixture
+async def sqlite_kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
+    """The engine on the SQLite file alone, for tests of that file's own behaviour."""
+    made = await _made(tmp_path, monkeypatch, Database(tmp_path / "db" / "jobs.db"))
     try:
         yield made
     finally:

@@ -13,7 +13,6 @@ from bot.jobs.model import Job
 from bot.jobs.state import Phase
 from bot.providers.base import Action
 from bot.request import FollowUp, Kind, Note
-from bot.storage import SqliteActionStore
 from tests.unit.engine_kit import CHANNEL, DAY, GUILD, Kit, member, origin, request, until
 
 OTHER_GUILD = GUILD + 1
@@ -29,8 +28,7 @@ async def test_accept_plans_the_request_and_journals_it_before_the_member_is_tol
     job = await engine.accept(request("a cat", model=""), origin(who), who)
     assert (job.model, job.units, job.created_at) == ("gem", 1, kit.clock.now)
     assert job.notes == kit.service.plan_notes
-    async with kit.db.conn.execute("SELECT COUNT(*) FROM jobs") as cursor:
-        assert (await cursor.fetchone())[0] == 1, "durable before the defer"
+    assert await kit.count_jobs() == 1, "durable before the defer"
     await engine.submit(job, message_id=777)
     assert job.id > 0
     row = await kit.row(job.id)
@@ -136,8 +134,9 @@ async def test_accepted_jobs_are_journaled_at_once_and_abandon_frees_one(kit: Ki
 
 
 async def test_a_burst_of_accepts_is_journaled_in_one_commit(
-    kit: Kit, monkeypatch: pytest.MonkeyPatch
+    sqlite_kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    kit = sqlite_kit  # SQLite's own batching; PostgreSQL commits concurrent inserts together itself
     engine = kit.engine(max_queue_length=100, max_jobs_per_user=100)
     commits = 0
     real = kit.db.conn.commit
@@ -310,7 +309,7 @@ def test_usage_left_and_durations() -> None:
 
 async def test_bursts_that_overlap_each_get_their_own_rows(kit: Kit) -> None:
     engine = kit.engine(max_queue_length=100, max_jobs_per_user=100)
-    actions = SqliteActionStore(kit.db)
+    actions = kit.actions
 
     async def burst(tag: str) -> list[Job]:
         return list(
