@@ -154,8 +154,8 @@ def cpu_seconds(pid: int) -> float:
 # --- (a) defer latency ------------------------------------------------------------------------------
 
 
-async def intake() -> tuple[list[Row], str]:
-    env = {"MAX_CONCURRENT_JOBS": "8", "MAX_QUEUE_LENGTH": "10000", "MAX_JOBS_PER_USER": "100"}
+async def intake(**extra: str) -> tuple[list[Row], str]:
+    env = {"MAX_CONCURRENT_JOBS": "8", "MAX_QUEUE_LENGTH": "10000", "MAX_JOBS_PER_USER": "100", **extra}
     async with rig(**env) as r:
         r.relay.delay = UPSTREAM_SECONDS
         # One job first, so imports and first connections are not counted against the burst.
@@ -197,11 +197,12 @@ async def intake() -> tuple[list[Row], str]:
 # --- (b) throughput -------------------------------------------------------------------------------
 
 
-async def throughput() -> list[Row]:
+async def throughput(**extra: str) -> list[Row]:
     env = {
         "MAX_CONCURRENT_JOBS": str(THROUGHPUT_SLOTS),
         "MAX_QUEUE_LENGTH": "10000",
         "MAX_JOBS_PER_USER": "100",
+        **extra,
     }
     async with rig(**env) as r:
         warm = await r.discord.send_interaction(r.discord.slash("imagine", {"prompt": "warm up"}))

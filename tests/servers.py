@@ -30,6 +30,7 @@ import pytest
 REQUIRED = os.environ.get("BANANABOT_REQUIRE_SERVERS") == "1"
 INSTALL_HINT = "as root: apt-get install -y postgresql redis-server"
 START_TIMEOUT = 30.0
+FAST = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 
 
 def unavailable(what: str) -> None:
@@ -72,6 +73,8 @@ class PostgresServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bananabot-pg-")))
     port: int = field(default_factory=free_port)
     user: str = "bananabot"
+    # False (tests): no fsync, for speed. True (benchmarks): PostgreSQL's own durable defaults.
+    durable: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -119,15 +122,10 @@ class PostgresServer:
                     self.root,
                     "-c",
                     "listen_addresses=127.0.0.1",
-                    # Test data: speed over durability (a crash of the test server loses nothing of value).
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
                     "-c",
                     "max_connections=300",
+                    # Test data: speed over durability (a crash of the test server loses nothing of value).
+                    *([] if self.durable else FAST),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -223,12 +221,12 @@ def start_redis() -> RedisServer:
     return server
 
 
-def start_postgres() -> PostgresServer:
+def start_postgres(*, durable: bool = False) -> PostgresServer:
     bindir = postgres_bin()
     if bindir is None:
         unavailable("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres)")
     assert bindir is not None
-    server = PostgresServer(bindir)
+    server = PostgresServer(bindir, durable=durable)
     try:
         server.start()
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
