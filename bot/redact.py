@@ -71,9 +71,18 @@ class RedactingFormatter(logging.Formatter):
         return self.redactor(super().format(record))
 
 
+class _NoVoiceWarnings(logging.Filter):
+    """discord.py warns at every start that its optional voice libraries (PyNaCl, davey) are
+    missing; the bot has no voice features, so the two lines only alarm owners."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
+
+
 def setup_logging(level: str, redactor: Redactor) -> None:
     """Send every logger, discord.py's included, through one redacting stderr handler."""
     handler = logging.StreamHandler()
+    handler.addFilter(_NoVoiceWarnings())
     handler.setFormatter(
         RedactingFormatter(redactor, "{asctime} {levelname:<7} {name}: {message}", "%Y-%m-%d %H:%M:%S")
     )

@@ -24,6 +24,7 @@ from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
 from bot.storage import DB_NAME, ActionStore, Database
+from bot.ui.hints import startup_hints, sync_error
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -82,6 +83,7 @@ class BananaBot(commands.Bot):
         self._jobs: JobEngine | None = None
         self._job_sink: JobSink | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._hints: asyncio.Task[None] | None = None
 
     @property
     def images(self) -> ImageService:
@@ -122,8 +124,13 @@ class BananaBot(commands.Bot):
         if self.auto_sync and self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("Synced %d commands to the development server %s", len(synced), guild.id)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                # A hint, not a reason to stop: the global commands may serve meanwhile.
+                log.warning("DEV_GUILD_ID: %s", sync_error(exc, guild.id, self.application_id))
+            else:
+                log.info("Synced %d commands to the development server %s", len(synced), guild.id)
 
     def attach_job_sink(self, sink: JobSink) -> None:
         """Where jobs are shown; the cog that speaks Discord for the engine sets it when it loads."""
@@ -139,6 +146,9 @@ class BananaBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
+        if self.serve and self._hints is None:
+            # Once per process (on_ready comes again after a reconnect), in the background.
+            self._hints = asyncio.create_task(startup_hints(self), name="start-up-hints")
 
     async def close(self) -> None:
         # Idempotent and awaited to the end by every caller: a signal handler and `async with` may
@@ -152,6 +162,8 @@ class BananaBot(commands.Bot):
         await self.close()
 
     async def _close_everything(self) -> None:
+        if self._hints is not None and not self._hints.done():
+            self._hints.cancel()
         try:
             if self._jobs is not None:
                 # New commands meanwhile get a short "restarting" answer: the gateway stays open.

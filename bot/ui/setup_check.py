@@ -1,0 +1,89 @@
+"""`python -m bot check`: the settings, Discord (bot/ui/hints.py) and the image API
+(bot/relay_probe.py), side by side, each finding one line with its fix. No picture is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+import discord
+
+from bot.checklist import Finding, fail, ok
+from bot.config import Settings
+from bot.http import HttpClient, RetryPolicy
+from bot.redact import Redactor
+from bot.relay_probe import gemini_auth_findings, model_findings, model_list
+from bot.settings_hints import base_url_shape
+from bot.ui.client import BananaBot
+from bot.ui.hints import command_findings, guild_findings
+
+DISCORD_TIMEOUT = 8.0
+# Each probe of the image API is tried once: a check reports, it does not wait out back-offs.
+PROBE_POLICY = RetryPolicy(attempts=1, base_delay=0.1, max_delay=0.1, deadline=10)
+
+
+def base_url_findings(settings: Settings, raw: Mapping[str, str]) -> list[Finding]:
+    """The base URL each format uses, and the `/v1` that was dropped from it, if any."""
+    findings = []
+    for name in ("API_BASE_URL", *(f"{p}_BASE_URL" for p in settings.overrides)):
+        value = raw.get(name, "").strip()
+        if not value:
+            continue
+        shape = base_url_shape(name, value)
+        if shape.stripped:
+            findings.append(
+                ok(f"{name} is {shape.base} (the trailing {shape.stripped} is dropped: the bot adds it)")
+            )
+        else:
+            findings.append(ok(f"{name} is {shape.base}"))
+    if "API_BASE_URL" not in raw or not raw["API_BASE_URL"].strip():
+        findings.insert(0, ok(f"API_BASE_URL is {settings.api_base_url} (the default: Google's Gemini API)"))
+    return findings
+
+
+async def discord_part(settings: Settings) -> list[Finding]:
+    bot = BananaBot(settings, auto_sync=False, serve=False)
+    async with bot:
+        try:
+            async with asyncio.timeout(DISCORD_TIMEOUT):
+                await bot.login(settings.discord_token)
+        except discord.LoginFailure:
+            return [
+                fail(
+                    "Discord refused DISCORD_TOKEN",
+                    "copy the bot token again from the Developer Portal (Bot page)",
+                )
+            ]
+        except (aiohttp.ClientError, OSError, TimeoutError, discord.HTTPException) as exc:
+            return [
+                fail(
+                    f"Discord cannot be reached ({type(exc).__name__})",
+                    "check the network, or DISCORD_API_URL",
+                )
+            ]
+        app = bot.application
+        name = app.name if app else str(bot.user)
+        findings = [ok(f"Discord accepts the token: application {name} (id {bot.application_id})")]
+        for part in (command_findings, guild_findings):
+            try:
+                async with asyncio.timeout(DISCORD_TIMEOUT):
+                    findings += await part(bot)
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+                findings.append(fail(f"Discord did not answer the check ({type(exc).__name__})", "try again"))
+    return findings
+
+
+async def relay_part(settings: Settings) -> list[Finding]:
+    async with aiohttp.ClientSession() as session:
+        http = HttpClient(session, Redactor(settings.secrets), PROBE_POLICY)
+        listed, auth = await asyncio.gather(model_list(settings, http), gemini_auth_findings(settings, http))
+    return [listed.finding, *model_findings(settings, listed), *auth]
+
+
+async def run_check(settings: Settings, raw: Mapping[str, str]) -> list[Finding]:
+    """Every check but the settings' own, Discord's and the image API's side by side."""
+    head = [ok("settings are valid"), *base_url_findings(settings, raw)]
+    discord_side, relay_side = await asyncio.gather(discord_part(settings), relay_part(settings))
+    return head + discord_side + relay_side
