@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
     # A check prints its findings; the expected refusals of its probes need no log lines.
-    setup_logging("ERROR" if args.command == "check" else settings.log_level, Redactor(settings.secrets))
+    level = "ERROR" if args.command == "check" else settings.log_level
+    setup_logging(level, Redactor(settings.secrets), settings.log_format)
     if args.command != "check":
         for warning in _env_warnings():
             log.warning("%s", warning)

@@ -57,6 +57,9 @@ class Settings:
     gemini_auth: GeminiAuth = default("GEMINI_AUTH")
     dev_guild_id: int | None = default("DEV_GUILD_ID")
     log_level: str = default("LOG_LEVEL")
+    log_format: str = default("LOG_FORMAT")
+    health_port: int = default("HEALTH_PORT")  # 0: no health server
+    health_host: str = default("HEALTH_HOST")
     data_dir: Path = default("DATA_DIR")
     request_timeout: float = default("REQUEST_TIMEOUT")
     discord_api_url: str | None = default("DISCORD_API_URL")

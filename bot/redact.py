@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from bot.log_format import JsonFormatter
+
 MASK = "***"
 
 # Credential shapes worth hiding even when they are not one of our own secrets (a relay may echo
@@ -79,13 +81,16 @@ class _NoVoiceWarnings(logging.Filter):
         return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
 
 
-def setup_logging(level: str, redactor: Redactor) -> None:
+def setup_logging(level: str, redactor: Redactor, log_format: str = "text") -> None:
     """Send every logger, discord.py's included, through one redacting stderr handler."""
     handler = logging.StreamHandler()
     handler.addFilter(_NoVoiceWarnings())
-    handler.setFormatter(
-        RedactingFormatter(redactor, "{asctime} {levelname:<7} {name}: {message}", "%Y-%m-%d %H:%M:%S")
-    )
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(redactor))
+    else:
+        handler.setFormatter(
+            RedactingFormatter(redactor, "{asctime} {levelname:<7} {name}: {message}", "%Y-%m-%d %H:%M:%S")
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

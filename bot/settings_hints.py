@@ -18,6 +18,10 @@ _ENDPOINT_WORDS = frozenset({"chat", "completions", "images", "generations", "ed
 # Our own names are upper case with underscores; a key close to one of them is worth a warning.
 _SETTING_LIKE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _CLOSE = 0.85
+# The address .env.example holds until the owner picks a relay or Google (a reserved name: it
+# never resolves, so it cannot be anybody's relay).
+EXAMPLE_HOST = "api.your-relay.example"
+GOOGLE_BASE = "https://generativelanguage.googleapis.com"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ def base_url_shape(name: str, raw: str) -> BaseUrlShape:
     if parts.query or parts.fragment:
         return BaseUrlShape(
             raw, problem=f"{name} must not carry a query or fragment: put the key in the matching _API_KEY"
+        )
+    if parts.hostname == EXAMPLE_HOST:
+        return BaseUrlShape(
+            raw,
+            problem=(
+                f"{name} is still the example from .env.example: set your relay's base URL, "
+                f"or {GOOGLE_BASE} for Google's Gemini API"
+            ),
         )
     origin = f"{parts.scheme}://{parts.netloc}"
     segments = [s for s in parts.path.split("/") if s]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 import discord
@@ -13,17 +14,19 @@ from discord.ext import commands
 from bot import __version__
 from bot.config import Settings
 from bot.directory import ModelDirectory
+from bot.health import Health, HealthServer
 from bot.http import HttpClient, RetryPolicy
 from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
 from bot.jobs.store import SqliteJobStore
+from bot.metrics import METRICS
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
 from bot.providers import build_providers
 from bot.redact import Redactor
 from bot.service import ImageService
-from bot.storage import DB_NAME, ActionStore, Database
+from bot.storage import DB_NAME, ActionStore, Database, data_dir_problem
 from bot.ui.hints import startup_hints, sync_error
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
@@ -84,6 +87,9 @@ class BananaBot(commands.Bot):
         self._job_sink: JobSink | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._hints: asyncio.Task[None] | None = None
+        self._health: HealthServer | None = None
+        self.gateway_connected = False  # for /healthz: between READY (or RESUMED) and a disconnect
+        self._count_discord_errors()
 
     @property
     def images(self) -> ImageService:
@@ -121,6 +127,11 @@ class BananaBot(commands.Bot):
         if self.serve:
             # Jobs the last run left in the journal resume now; their answers need only REST.
             await self._jobs.start()
+            if settings.health_port:
+                jobs = self._jobs
+                METRICS.watch_load(lambda: jobs.load()[0], lambda: jobs.load()[1])
+                self._health = HealthServer(settings.health_host, settings.health_port, self.health, METRICS)
+                await self._health.start()
         if self.auto_sync and self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -143,8 +154,34 @@ class BananaBot(commands.Bot):
         # letting commands.Bot parse them would log every "@bot draw a cat" as an unknown command.
         return
 
+    def _count_discord_errors(self) -> None:
+        """Every error Discord's REST API answers, whoever made the call, counted for /metrics."""
+        send = self.http.request
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await send(*args, **kwargs)
+            except discord.HTTPException as exc:
+                METRICS.discord_error(exc.status)
+                raise
+
+        self.http.request = counted  # type: ignore[method-assign]
+
+    async def health(self) -> Health:
+        store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
+        waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
+        connected = self.gateway_connected and not self.is_closed()
+        return Health(connected, store is None, waiting, running)
+
+    async def on_resumed(self) -> None:
+        self.gateway_connected = True
+
+    async def on_disconnect(self) -> None:
+        self.gateway_connected = False
+
     async def on_ready(self) -> None:
         assert self.user is not None
+        self.gateway_connected = True
         log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
         if self.serve and self._hints is None:
             # Once per process (on_ready comes again after a reconnect), in the background.
@@ -164,6 +201,8 @@ class BananaBot(commands.Bot):
     async def _close_everything(self) -> None:
         if self._hints is not None and not self._hints.done():
             self._hints.cancel()
+        if self._health is not None:
+            await self._health.close()
         try:
             if self._jobs is not None:
                 # New commands meanwhile get a short "restarting" answer: the gateway stays open.

@@ -178,8 +178,11 @@ def test_process_reports_an_unusable_data_dir(tmp_path: Path) -> None:
 
 def test_env_example_is_a_valid_configuration_once_filled_in() -> None:
     example = Path(__file__).resolve().parents[2] / ".env.example"
-    s = Settings.from_env(GOOD, example)
+    # Filled in means the base URL too: the relay's, or Google's.
+    s = Settings.from_env({**GOOD, "API_BASE_URL": "https://generativelanguage.googleapis.com"}, example)
     assert s.api_base_url == "https://generativelanguage.googleapis.com"
+    relay = Settings.from_env({**GOOD, "API_BASE_URL": "https://api.relay.test/v1"}, example)
+    assert (relay.api_base_url, relay.gemini_auth) == ("https://api.relay.test", GeminiAuth.BEARER)
     assert [m.name for m in s.models] == [
         "gemini-2.5-flash-image",
         "gemini-3-pro-image-preview",
@@ -421,3 +424,17 @@ def test_a_close_typo_in_env_is_named_with_the_setting_it_looks_like(tmp_path: P
         "MAX_CONCURENT_JOBS in .env is not a bananabot setting: did you mean MAX_CONCURRENT_JOBS?",
         "API_KEYS in .env is not a bananabot setting: did you mean API_KEY?",
     ]
+
+
+def test_the_example_base_url_must_be_replaced() -> None:
+    (problem,) = problems({**GOOD, "API_BASE_URL": "https://api.your-relay.example"})
+    assert problem == (
+        "API_BASE_URL is still the example from .env.example: set your relay's base URL, "
+        "or https://generativelanguage.googleapis.com for Google's Gemini API"
+    )
+
+
+def test_env_example_points_nobody_at_google_by_default() -> None:
+    example = (SOURCE_ROOT / ".env.example").read_text()
+    assert "\nAPI_BASE_URL=https://api.your-relay.example\n" in example
+    assert "googleapis.com" in example  # shown, as the other choice
