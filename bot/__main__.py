@@ -165,13 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _load_settings(args.command)
     except ConfigError as exc:
+        # A typo in .env may be the very reason a setting is missing: say it first.
+        warnings = _env_warnings()
         if args.command == "check":
+            for warning in warnings:
+                print(warn(warning).line())
             for problem in exc.problems:
                 print(fail(problem).line())
             print(f"{len(exc.problems)} settings are wrong: the other checks need them")
             return EXIT_UNREACHABLE
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        for line in [*warnings, *exc.problems]:
+            print(line, file=sys.stderr)
         return EXIT_CONFIG
     # A check prints its findings; the expected refusals of its probes need no log lines.
     level = "ERROR" if args.command == "check" else settings.log_level

@@ -48,7 +48,8 @@ def add_cli_commands(sub: Any) -> None:
     imagine.add_argument("--count", type=int, default=1, help="pictures to make (1 to 4)")
     imagine.add_argument("--out", type=Path, default=Path("."), help="folder for the files (default: here)")
     edit = sub.add_parser("edit", help="change pictures with a prompt: IMAGE… PROMPT")
-    edit.add_argument("items", nargs="+", metavar="IMAGE… PROMPT", help="picture files, then the prompt")
+    edit.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (the first is edited)")
+    edit.add_argument("prompt", help="what to change")
     edit.add_argument("--model", help="one of MODELS (default: DEFAULT_MODEL)")
     edit.add_argument("--out", type=Path, default=Path("."), help="folder for the files (default: here)")
     sub.add_parser("models", help="list the models: MODELS, then the image models the relay lists")
@@ -109,12 +110,7 @@ async def _make(core: _Core, args: argparse.Namespace) -> int:
             count=args.count,
         )
     else:
-        *files, prompt = args.items
-        if not files:
-            print(
-                "edit needs at least one picture file before the prompt: edit IMAGE… PROMPT", file=sys.stderr
-            )
-            return EXIT_USAGE
+        files, prompt = args.images, args.prompt
         pictures = [_read(Path(f), settings.max_input_bytes) for f in files]
         if any(p is None for p in pictures):
             return EXIT_USAGE

@@ -88,7 +88,6 @@ class BananaBot(commands.Bot):
         self._shutdown: asyncio.Task[None] | None = None
         self._hints: asyncio.Task[None] | None = None
         self._health: HealthServer | None = None
-        self.gateway_connected = False  # for /healthz: between READY (or RESUMED) and a disconnect
         self._count_discord_errors()
 
     @property
@@ -170,18 +169,13 @@ class BananaBot(commands.Bot):
     async def health(self) -> Health:
         store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
         waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
-        connected = self.gateway_connected and not self.is_closed()
+        # No on_disconnect listener for this: discord.py dispatches that event even after close,
+        # when it can no longer schedule it. The socket itself says whether it is open.
+        connected = self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
         return Health(connected, store is None, waiting, running)
-
-    async def on_resumed(self) -> None:
-        self.gateway_connected = True
-
-    async def on_disconnect(self) -> None:
-        self.gateway_connected = False
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        self.gateway_connected = True
         log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
         if self.serve and self._hints is None:
             # Once per process (on_ready comes again after a reconnect), in the background.

@@ -211,6 +211,7 @@ async def test_wrong_settings_are_failures_of_check(
     code, lines = await check(discord_fake, relay, tmp_path, MAX_QUEUE_LENGTH="lots")
     assert code == 1
     assert lines == [
+        "! MAX_CONCURENT_JOBS in .env is not a bananabot setting: did you mean MAX_CONCURRENT_JOBS?",
         "✗ MAX_QUEUE_LENGTH must be a whole number from 1 to 10000, got 'lots'",
         "1 settings are wrong: the other checks need them",
     ]
