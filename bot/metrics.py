@@ -25,6 +25,8 @@ class Metrics:
         self.registry: Any = None
         if prom is None:
             return
+        # No `_created` sample beside each counter: scrapers do not need it (a process-wide switch).
+        prom.disable_created_metrics()
         self.registry = registry = prom.CollectorRegistry()
         # Counters get the `_total` suffix in the exposition.
         self._jobs = prom.Counter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -53,6 +54,17 @@ def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
         discord.http.Route.BASE = api_url
     if gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def _counted(send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await send(*args, **kwargs)
+        except discord.HTTPException as exc:
+            METRICS.discord_error(exc.status)
+            raise
+
+    return counted
 
 
 class BananaBot(commands.Bot):
@@ -154,24 +166,21 @@ class BananaBot(commands.Bot):
         return
 
     def _count_discord_errors(self) -> None:
-        """Every error Discord's REST API answers, whoever made the call, counted for /metrics."""
-        send = self.http.request
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await send(*args, **kwargs)
-            except discord.HTTPException as exc:
-                METRICS.discord_error(exc.status)
-                raise
-
-        self.http.request = counted  # type: ignore[method-assign]
+        """Every error Discord's REST API answers, whoever made the call, counted for /metrics: the
+        client's own calls, and interaction responses and webhook edits, which discord.py sends
+        through its process-wide webhook adapter (wrapped once per process)."""
+        self.http.request = _counted(self.http.request)  # type: ignore[method-assign]
+        adapter = discord.webhook.async_.async_context.get()
+        if not getattr(adapter, "_bananabot_counted", False):
+            adapter.request = _counted(adapter.request)  # type: ignore[method-assign]
+            adapter._bananabot_counted = True  # type: ignore[attr-defined]
 
     async def health(self) -> Health:
         store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
         waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
         # No on_disconnect listener for this: discord.py dispatches that event even after close,
         # when it can no longer schedule it. The socket itself says whether it is open.
-        connected = self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+        connected = not self.is_closed() and self.ws is not None and self.ws.open
         return Health(connected, store is None, waiting, running)
 
     async def on_ready(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import signal
 import socket
 import sys
@@ -161,3 +162,36 @@ async def test_json_logs_are_one_object_per_line_with_the_job_id_and_no_secret(
     assert any(e["logger"] == "bot.http" and "job_id" in e for e in entries), "the job's calls name it too"
     text = log + err
     assert API_KEY not in text and BOT_TOKEN not in text and sent.token not in text
+
+
+async def test_discord_errors_are_counted_and_a_store_that_cannot_write_is_503(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    discord_fake.refuse_uploads_to_original = True  # 404 Unknown Webhook: the result is posted instead
+    port = free_port()
+    process = await spawn(environment(discord_fake, relay, tmp_path, HEALTH_PORT=str(port)), tmp_path)
+    try:
+        await asyncio.wait_for(discord_fake.ready.wait(), 30)
+        await read_until(process, "Health on http://127.0.0.1:")
+        await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "a pear"}))
+
+        async def posted() -> bool:
+            return "bananabot_pictures_delivered_total 1.0" in (await get(port, "/metrics"))[1]
+
+        await eventually(posted)
+        _, metrics = await get(port, "/metrics")
+        assert sample(metrics, 'bananabot_discord_api_errors_total{status="404"}') >= 1
+        assert discord_fake.bot_posts, "the picture went out as a message of its own"
+
+        assert (await get(port, "/healthz"))[0] == 200
+        # From now on no file of the bot's may grow: DATA_DIR takes no write.
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (0, 0))
+        status, body = await get(port, "/healthz")
+        assert status == 503
+        assert json.loads(body) | {"queue_depth": 0, "running_jobs": 0} == {
+            "status": "down", "gateway_connected": True, "store_writable": False, "queue_depth": 0, "running_jobs": 0,
+        }  # fmt: skip
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code, _, err = await finish(process)
+    assert code == 0, err
