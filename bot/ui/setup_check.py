@@ -19,7 +19,10 @@ from bot.settings_hints import base_url_shape
 from bot.ui.client import BananaBot
 from bot.ui.hints import command_findings, guild_findings
 
-DISCORD_TIMEOUT = 8.0
+# Three Discord steps (login, commands, servers) at 4 s each beside the image API's 10 s at most
+# (model list and Gemini auth at once, 5 s each, then :countTokens): a hung service still ends
+# the check within about 12 s.
+DISCORD_TIMEOUT = 4.0
 # Each probe of the image API is tried once: a check reports, it does not wait out back-offs.
 PROBE_POLICY = RetryPolicy(attempts=1, base_delay=0.1, max_delay=0.1, deadline=10)
 

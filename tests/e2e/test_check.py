@@ -215,3 +215,16 @@ async def test_wrong_settings_are_failures_of_check(
         "✗ MAX_QUEUE_LENGTH must be a whole number from 1 to 10000, got 'lots'",
         "1 settings are wrong: the other checks need them",
     ]
+
+
+@pytest.mark.usefixtures("healthy")
+async def test_a_relay_that_hangs_is_a_failure_within_the_time_limit(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
+) -> None:
+    await synced(discord_fake, relay, tmp_path)
+    relay.models_delay = 60.0
+    started = time.monotonic()
+    code, lines = await check(discord_fake, relay, tmp_path)
+    assert code == 1
+    assert time.monotonic() - started < 15
+    assert f"✗ the relay at {relay.base_url} cannot be reached (UpstreamTimeout): check API_BASE_URL" in lines
