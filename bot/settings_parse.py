@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.settings_hints import base_url_shape
 from bot.settings_spec import CAP_EXAMPLE, NUMBER_KINDS, Kind, Setting
 
 DISCORD_ID = re.compile(r"\d{15,21}")
@@ -110,19 +111,12 @@ class Parser:
     def base_url(self, name: str, raw: str) -> str:
         if not raw:
             return ""
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.problems.append(
-                f"{name} must be an http(s) URL such as https://api.example.com, got '{raw}'"
-            )
-            return raw
-        if parts.query or parts.fragment:
-            self.problems.append(
-                f"{name} must not carry a query or fragment: put the key in the matching _API_KEY"
-            )
-        # Owners often paste the URL with the version path the relay's docs show; the bot adds it itself.
-        path = re.sub(r"/(v1|v1beta|v1alpha)/?$", "", parts.path.rstrip("/"))
-        return f"{parts.scheme}://{parts.netloc}{path}"
+        # Owners often paste the URL with the version path (or a whole endpoint) their relay's docs
+        # show; the bot adds those itself (bot.settings_hints).
+        shape = base_url_shape(name, raw)
+        if shape.problem:
+            self.problems.append(shape.problem)
+        return shape.base
 
     def guild_id(self, name: str, raw: str) -> int | None:
         if not raw:

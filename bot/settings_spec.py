@@ -18,6 +18,7 @@ from bot.providers.registry import task_format
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-flash-image"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 # Interaction tokens live 15 minutes; an upstream call must end well before that.
 MAX_REQUEST_TIMEOUT = 840.0
 MEGABYTE = 1024 * 1024
@@ -144,6 +145,30 @@ GENERAL: tuple[Setting, ...] = (
         "INFO",
         "how much the bot logs; keys and tokens are always masked",
         choices=LOG_LEVELS,
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "log_format",
+        Kind.CHOICE,
+        "text",
+        "text, or json: one JSON object per line (with the job id where there is one)",
+        choices=LOG_FORMATS,
+    ),
+    Setting(
+        "HEALTH_PORT",
+        "health_port",
+        Kind.WHOLE,
+        0,
+        "a port for /healthz and /metrics over HTTP (0: no health server)",
+        low=0,
+        high=65535,
+    ),
+    Setting(
+        "HEALTH_HOST",
+        "health_host",
+        Kind.TEXT,
+        "127.0.0.1",
+        "the address the health server listens on (0.0.0.0 in a container)",
     ),
     Setting(
         "REQUEST_TIMEOUT",
