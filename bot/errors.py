@@ -158,6 +158,13 @@ class NoImageReturned(UpstreamError):
         return "error.no_image_said" if self.params.get("said") else self.key
 
 
+class ResultNotDownloaded(UpstreamError):
+    """The API answered with links to its pictures, and none of them could be downloaded."""
+
+    key = "error.result_not_downloaded"
+    relay_specific = True
+
+
 class TaskFailed(UpstreamError):
     """A task-based API ran the job and reported failure."""
 

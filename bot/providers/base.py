@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Self
 
-from bot.errors import UpstreamError
+from bot.errors import ResultNotDownloaded, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
 from bot.pricing import TokenUsage
@@ -174,6 +174,7 @@ class ImageProvider(ABC):
         Signed result URLs expire, so they are downloaded at once rather than posted as links.
         """
         images: list[GeneratedImage] = []
+        unreachable = 0
         for url in dict.fromkeys(urls):
             if url.startswith("data:"):
                 data = decode_base64(url)
@@ -184,12 +185,16 @@ class ImageProvider(ABC):
                     )
                 except UpstreamError as exc:
                     log.warning("Could not download a result image: %s", type(exc).__name__)
+                    unreachable += 1
                     continue
             mime = sniff(data) if data else None
             if data and mime:
                 images.append(GeneratedImage(data, mime))
             else:
                 log.info("A result reference was not an image; skipped")
+        if not images and unreachable:
+            # The model made a picture: the service did not hand it over (a dead or expired link).
+            raise ResultNotDownloaded(f"{unreachable} result link(s) could not be downloaded")
         return images
 
 
