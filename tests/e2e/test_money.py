@@ -73,6 +73,7 @@ async def test_the_owners_prices_win_and_the_progress_shows_the_estimate(
     await done(discord_fake, sent)
     fields = await usage_of(discord_fake, ALICE)
     assert fields["Spending"].splitlines() == ["Today: 1.00 USD", "This month: 1.00 USD"]
+    assert (await status_fields(discord_fake))["Spent this month"] == "1.00 USD"
 
 
 async def test_gpt_image_usage_is_priced_at_the_lists_token_rates(
