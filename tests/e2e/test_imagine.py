@@ -310,14 +310,15 @@ async def test_model_autocomplete(start_bot, discord_fake: FakeDiscord) -> None:
 async def test_replies_follow_the_members_locale(
     start_bot, discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path
 ) -> None:
+    # An owner's catalog for a language the bot does not ship: its keys are used, the rest is English.
     locales = tmp_path / "data" / "locales"
     locales.mkdir(parents=True)
-    (locales / "zh-CN.json").write_text(
-        json.dumps({"error.empty_prompt": "提示词是空的。", "embed.model": "模型"}), encoding="utf-8"
+    (locales / "de.json").write_text(
+        json.dumps({"error.empty_prompt": "Der Prompt ist leer.", "embed.model": "Modell"}), encoding="utf-8"
     )
     await start_bot(data_dir=tmp_path / "data")
-    sent = await imagine(discord_fake, prompt=" ", locale="zh-CN")
-    assert await private_error(discord_fake, sent) == "提示词是空的。"
-    final = await discord_fake.wait_final(await imagine(discord_fake, prompt="猫", locale="zh-CN"))
+    sent = await imagine(discord_fake, prompt=" ", locale="de")
+    assert await private_error(discord_fake, sent) == "Der Prompt ist leer."
+    final = await discord_fake.wait_final(await imagine(discord_fake, prompt="Katze", locale="de"))
     names = list(card_of(final.payload).facts)
-    assert names[0] == "模型" and "Time" in names, "untranslated keys fall back to English"
+    assert names[0] == "Modell" and "Time" in names, "untranslated keys fall back to English"
