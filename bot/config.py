@@ -55,6 +55,7 @@ class Settings:
     models: tuple[ModelRoute, ...] = default("MODELS")
     gemini_auth: GeminiAuth = default("GEMINI_AUTH")
     dev_guild_id: int | None = default("DEV_GUILD_ID")
+    default_locale: str = default("DEFAULT_LOCALE")
     log_level: str = default("LOG_LEVEL")
     data_dir: Path = default("DATA_DIR")
     request_timeout: float = default("REQUEST_TIMEOUT")

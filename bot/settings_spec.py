@@ -132,6 +132,13 @@ GENERAL: tuple[Setting, ...] = (
         "a server the commands are copied to and synced at start-up",
     ),
     Setting(
+        "DEFAULT_LOCALE",
+        "default_locale",
+        Kind.TEXT,
+        "en-US",
+        "the language of replies to members whose Discord language has no catalog (a Discord locale code)",
+    ),
+    Setting(
         "LOG_LEVEL",
         "log_level",
         Kind.CHOICE,

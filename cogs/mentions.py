@@ -13,12 +13,11 @@ import re
 import discord
 from discord.ext import commands
 
-from bot.i18n import FALLBACK_LOCALE
 from bot.request import Derivation, GenerateRequest, Kind, Parent, SourceImage
 from bot.ui.client import BananaBot
 from bot.ui.flow import message_sources
 from bot.ui.tree import error_text, log_error
-from bot.ui.who import message_member, message_origin
+from bot.ui.who import guild_locale, message_member, message_origin
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,8 @@ class Mentions(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or me not in message.mentions:
             return
-        locale = message.guild.preferred_locale.value if message.guild else FALLBACK_LOCALE
+        # A mention is read by the whole channel: it speaks the server's language.
+        locale = guild_locale(message) or self.bot.catalog.default
         try:
             await self._run(message, me, locale)
         except Exception as exc:

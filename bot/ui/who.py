@@ -33,6 +33,7 @@ def origin_of(interaction: discord.Interaction) -> Origin:
         application_id=interaction.application_id,
         token=interaction.token,
         token_expires_at=interaction.expires_at.timestamp(),
+        guild_locale=interaction.guild_locale.value if interaction.guild_locale else None,
     )
 
 
@@ -49,6 +50,11 @@ def message_member(message: discord.Message) -> Member:
     )
 
 
+def guild_locale(message: discord.Message) -> str | None:
+    """The server's preferred language, for what the bot says in its channels (None outside one)."""
+    return message.guild.preferred_locale.value if message.guild else None
+
+
 def message_origin(message: discord.Message, locale: str) -> Origin:
     author = message.author
     limit = message.guild.filesize_limit if message.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
@@ -61,6 +67,7 @@ def message_origin(message: discord.Message, locale: str) -> Origin:
         locale=locale,
         upload_limit=limit,
         reply_to=message.id,
+        guild_locale=locale,
     )
 
 

@@ -226,3 +226,14 @@ def test_plural_categories() -> None:
 )
 def test_errors_carry_counts_to_their_plural_forms(error: BotError, text: str) -> None:
     assert render_error(error, Catalog.load(), "en-US") == text
+
+
+def test_the_owners_default_locale_comes_before_english() -> None:
+    tables = {"en-US": {"hi": "Hello", "only": "English"}, "zh-CN": {"hi": "你好"}}
+    catalog = Catalog(tables, default="zh-CN")
+    assert catalog.text("hi", "fr") == "你好", "a language without a catalog reads the default"
+    assert catalog.text("hi", "en-GB") == "Hello", "a language with a catalog keeps it"
+    assert catalog.text("hi", "zh-TW") == "你好"
+    assert catalog.text("hi") == "你好"
+    assert catalog.text("only", "fr") == "English", "a key the default lacks is English"
+    assert Catalog(tables).text("hi", "fr") == "Hello"
