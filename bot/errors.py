@@ -141,6 +141,12 @@ class NoImageReturned(UpstreamError):
         return "error.no_image_said" if self.params.get("said") else self.key
 
 
+class ResultDownloadFailed(UpstreamError):
+    """The API made a picture and sent a link to it, but the link gave no picture (dead, expired)."""
+
+    key = "error.result_download_failed"
+
+
 class TaskFailed(UpstreamError):
     """A task-based API ran the job and reported failure."""
 

@@ -97,6 +97,7 @@ class Delivery:
     lineage: Lineage | None = None
     # The turns an edit of this result sends back (Gemini), oldest first; empty for other formats.
     conversation: tuple[Exchange, ...] = ()
+    used_prompt: str = ""  # the prompt as the model rewrote it, where it says
 
 
 class ImageService:
@@ -384,4 +385,5 @@ class ImageService:
             actions=first.actions,
             originals=tuple(originals),
             conversation=first.conversation if len(results) == 1 else (),
+            used_prompt=first.used_prompt,
         )

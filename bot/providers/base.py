@@ -51,7 +51,7 @@ class Action:
 @dataclass(frozen=True)
 class GenerationResult:
     images: tuple[GeneratedImage, ...]
-    text: str = ""
+    text: str = ""  # what the model said beside its pictures
     task_id: str | None = None
     actions: tuple[Action, ...] = ()
     # A conversational format's turn as sent and received, for the next edit to send back (Gemini).
@@ -59,6 +59,8 @@ class GenerationResult:
     # The earlier turns this answer follows, as sent (trimmed to fit, or none after a stateless
     # retry): with `exchange`, the conversation the next edit continues.
     history: tuple[Exchange, ...] = ()
+    # The prompt as the model rewrote it before drawing (GPT image models' revised_prompt).
+    used_prompt: str = ""
 
     @property
     def conversation(self) -> tuple[Exchange, ...]:

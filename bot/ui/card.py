@@ -14,6 +14,7 @@ from bot.ui.render import BANANA_YELLOW, clip
 
 # Stable ids of the card's parts, so tests and later edits can find each one.
 PROMPT_ID, FACTS_ID, SAID_ID, NOTES_ID, LINEAGE_ID, GALLERY_ID, HEADING_ID = 1, 2, 3, 4, 5, 6, 7
+USED_PROMPT_ID = 8
 # Discord allows 4000 characters of text displays in a message; the prompt and the model's words
 # share what the facts leave.
 PROMPT_CHARS = 1500
@@ -56,6 +57,10 @@ def result_card(
         said = clip(discord.utils.escape_markdown(delivery.text), SAID_CHARS)
         label = catalog.text("embed.model_said", locale)
         card.add_item(discord.ui.TextDisplay(f"**{label}:** {said}", id=SAID_ID))
+    if rewritten(request.prompt, delivery.used_prompt):
+        used = clip(discord.utils.escape_markdown(delivery.used_prompt), SAID_CHARS)
+        label = catalog.text("embed.prompt_used", locale)
+        card.add_item(discord.ui.TextDisplay(f"**{label}:** {used}", id=USED_PROMPT_ID))
     if delivery.notes:
         notes = " ".join(catalog.text(n.key, locale, **n.params) for n in delivery.notes)
         card.add_item(discord.ui.TextDisplay(f"-# {notes}", id=NOTES_ID))
@@ -75,6 +80,15 @@ def result_card(
     for start in range(0, len(buttons), BUTTONS_PER_ROW):
         view.add_item(discord.ui.ActionRow(*buttons[start : start + BUTTONS_PER_ROW]))
     return view, files
+
+
+def rewritten(prompt: str, used: str) -> bool:
+    """Whether the model drew from other words than the member's (not just case, spaces, a full stop)."""
+
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(".。!！ ")
+
+    return bool(used.strip()) and plain(used) != plain(prompt)
 
 
 def facts(job: Job, delivery: Delivery, catalog: Catalog, locale: str) -> str:
