@@ -53,7 +53,13 @@ class ImagesNotAccepted(BotError):
 
 
 class UnsupportedOption(BotError):
-    key = "error.unsupported_option"  # params: model, option, value, allowed
+    key = "error.unsupported_option"  # params: model, option, value, allowed (count: limit)
+    # The options whose refusal has advice of its own; any other reads the general sentence.
+    ADVISED: ClassVar[frozenset[str]] = frozenset({"aspect_ratio", "count", "size"})
+
+    def message_key(self) -> str:
+        option = self.params.get("option")
+        return f"error.unsupported_{option}" if option in self.ADVISED else self.key
 
 
 class FormatNotAvailable(BotError):

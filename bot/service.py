@@ -117,8 +117,7 @@ class ImageService:
         name = (model or self.settings.default_model).strip()
         route = self.directory.route(name)
         if route is None:
-            known = ", ".join(r.name for r in self.directory.configured())
-            raise UnknownModel(name, model=name, models=known)
+            raise UnknownModel(name, model=name, models=self.directory.listing())
         provider = self.providers.get(route.format)
         if provider is None:
             raise FormatNotAvailable(name, model=name, format=route.format)
@@ -195,7 +194,9 @@ class ImageService:
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
         if count > caps.max_count:
             allowed = "1" if caps.max_count == 1 else f"1–{caps.max_count}"
-            raise UnsupportedOption(model=name, option="count", value=str(count), allowed=allowed)
+            raise UnsupportedOption(
+                model=name, option="count", value=str(count), allowed=allowed, limit=caps.max_count
+            )
         notes: list[Note] = []
         if size and size not in caps.sizes:
             if caps.sizes:

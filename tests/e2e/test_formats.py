@@ -348,7 +348,9 @@ async def test_midjourney_takes_one_grid_only(
 ) -> None:
     await start_multi()
     sent = await imagine(discord_fake, prompt="a koi", model="midjourney", count=2)
-    assert await private_error(discord_fake, sent) == "midjourney does not take count 2. It takes: 1."
+    assert await private_error(discord_fake, sent) == (
+        "You asked for 2 pictures, but midjourney makes 1 picture per command. Ask for fewer, or pick another model."
+    )
     assert not relay.calls
 
 

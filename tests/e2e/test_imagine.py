@@ -113,13 +113,16 @@ async def test_size_is_left_out_for_a_model_with_one_size(
         ({"prompt": "   "}, "Your prompt is empty."),
         (
             {"prompt": "x", "model": "dall-e-9"},
-            'There is no model called "dall-e-9" here. Pick one of: gemini-2.5-flash-image, gemini-3-pro-image-preview, gemini-3.1-flash-image-preview.',
+            'There is no model called "dall-e-9" here. You can pick: gemini-2.5-flash-image, gemini-3-pro-image-preview, gemini-3.1-flash-image-preview.',
         ),
         (
             {"prompt": "x", "aspect_ratio": "1:8"},
-            "gemini-2.5-flash-image does not take aspect_ratio 1:8. It takes: 1:1, 2:3",
+            "You asked for a 1:8 picture, but gemini-2.5-flash-image doesn't make that shape. It makes: 1:1, 2:3",
         ),
-        ({"prompt": "x", "aspect_ratio": "7:3"}, "gemini-2.5-flash-image does not take aspect_ratio 7:3."),
+        (
+            {"prompt": "x", "aspect_ratio": "7:3"},
+            "You asked for a 7:3 picture, but gemini-2.5-flash-image doesn't make that shape.",
+        ),
     ],
 )
 async def test_bad_requests_get_an_immediate_private_answer(

@@ -121,7 +121,7 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     locales = tmp_path / "data" / "locales"
     locales.mkdir(parents=True)
     (locales / "zh-CN.json").write_text(
-        json.dumps({"cmd.imagine.description": "用文字生成图片", "choice.ratio.16:9": "16:9 宽屏"}),
+        json.dumps({"cmd.imagine.description": "用文字生成图片"}),
         encoding="utf-8",
     )
     code, out, err = await finish(await spawn(environment(discord_fake, relay, tmp_path), tmp_path, "sync"))
@@ -143,13 +143,13 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     assert options["prompt"]["required"] is True
     assert (options["prompt"]["min_length"], options["prompt"]["max_length"]) == (1, 4000)
     assert options["model"]["autocomplete"] is True
-    ratios = options["aspect_ratio"]["choices"]
-    assert [c["value"] for c in ratios][:3] == ["1:1", "2:3", "3:2"] and len(ratios) == 14
+    # The shapes follow the model picked: offered by autocomplete, not as one fixed list.
+    assert options["aspect_ratio"]["autocomplete"] is True and "choices" not in options["aspect_ratio"]
     assert {
-        "name": "16:9 widescreen",
-        "value": "16:9",
-        "name_localizations": {"zh-CN": "16:9 宽屏"},
-    } in ratios
+        "name": "1K (about 1024 px)",
+        "value": "1K",
+        "name_localizations": {"zh-CN": "1K（约 1024 像素）"},
+    } in options["size"]["choices"]
     assert [c["value"] for c in options["size"]["choices"]] == ["1K", "2K", "4K"]
     assert all(1 <= len(o["description"]) <= 100 for o in command["options"])
 

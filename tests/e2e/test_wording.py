@@ -58,3 +58,70 @@ async def test_a_revised_prompt_is_shown_only_when_it_differs_and_as_the_prompt_
         discord_fake, await imagine(discord_fake, prompt="a boat", model="gpt-image-1", locale=locale)
     )
     assert not [t for t in card_texts(final) if label in t or "a boat." in t]
+
+
+async def choices(
+    discord_fake: FakeDiscord, options: dict[str, Any], focused: str, locale: str
+) -> list[dict]:
+    sent = await discord_fake.send_interaction(
+        discord_fake.autocomplete("imagine", options, focused=focused, locale=locale)
+    )
+    callback = await discord_fake.wait_for(lambda c: c.path.endswith(f"{sent.token}/callback"))
+    return callback.payload["data"]["choices"]
+
+
+@LOCALES
+async def test_an_unknown_model_lists_what_autocomplete_offers(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    relay.model_list = ["gpt-4o", "flux-kontext-pro", "gemini-3-pro-image-preview"]
+    await start()
+    offered = [c["value"] for c in await choices(discord_fake, {"prompt": "x", "model": ""}, "model", locale)]
+    assert "flux-kontext-pro" in offered, "a relay-listed model is offered"
+    text = await private_error(
+        discord_fake, await imagine(discord_fake, prompt="x", model="dall-e-2", locale=locale)
+    )
+    assert text == CATALOG.text("error.unknown_model", locale, model="dall-e-2", models=", ".join(offered))
+
+
+@LOCALES
+async def test_refusals_read_as_advice(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    await start()
+    sent = await imagine(discord_fake, prompt="x", model="midjourney", count=2, locale=locale)
+    assert await private_error(discord_fake, sent) == CATALOG.text(
+        "error.unsupported_count", locale, model="midjourney", value="2", limit=1
+    )
+    sent = await imagine(discord_fake, prompt="x", aspect_ratio="1:8", locale=locale)
+    text = await private_error(discord_fake, sent)
+    assert text == CATALOG.text(
+        "error.unsupported_aspect_ratio",
+        locale,
+        model="gemini-2.5-flash-image",
+        value="1:8",
+        allowed="1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9",
+    )
+    assert "aspect_ratio" not in text, "no option names read like a log"
+
+
+@LOCALES
+async def test_aspect_ratio_offers_the_shapes_of_the_chosen_model(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    await start(models=tuple(parse_models("gemini-2.5-flash-image,gemini-3.1-flash-image-preview")))
+    default = await choices(discord_fake, {"prompt": "x", "aspect_ratio": ""}, "aspect_ratio", locale)
+    assert "1:8" not in [c["value"] for c in default] and len(default) == 10
+    assert {"name": CATALOG.text("choice.ratio.16:9", locale), "value": "16:9"} in default
+    wide = await choices(
+        discord_fake,
+        {"prompt": "x", "model": "gemini-3.1-flash-image-preview", "aspect_ratio": ""},
+        "aspect_ratio",
+        locale,
+    )
+    assert "1:8" in [c["value"] for c in wide] and len(wide) == 14
+    # The card's word for no ratio is the option's own.
+    final = await wait_result(discord_fake, await imagine(discord_fake, prompt="x", locale=locale))
+    shown = CATALOG.text("embed.ratio_default", locale)
+    assert shown in CATALOG.text("cmd.imagine.aspect_ratio", locale)
+    assert f"{CATALOG.text('embed.aspect_ratio', locale)}: {shown}" in card_texts(final)[1]
