@@ -16,6 +16,9 @@ class BotError(Exception):
     """Base of every error with a member-facing message."""
 
     key: ClassVar[str] = "error.unexpected"
+    # How /status counts a job that ended in it: a failure of the service (or the bot), a refusal
+    # (a safety filter, a model that answered in words), or the member's own mistake.
+    outcome: ClassVar[str] = "failure"
 
     def __init__(self, detail: str = "", **params: Any) -> None:
         super().__init__(detail or self.key)
@@ -28,31 +31,37 @@ class BotError(Exception):
 # --- the member's request -------------------------------------------------------------------------
 
 
-class EmptyPrompt(BotError):
+class MemberMistake(BotError):
+    """The request itself cannot be made as asked: the member can fix it."""
+
+    outcome = "mistake"
+
+
+class EmptyPrompt(MemberMistake):
     key = "error.empty_prompt"
 
 
-class PromptTooLong(BotError):
+class PromptTooLong(MemberMistake):
     key = "error.prompt_too_long"  # params: limit, model
 
 
-class UnknownModel(BotError):
+class UnknownModel(MemberMistake):
     key = "error.unknown_model"  # params: model, models
 
 
-class TooManyImages(BotError):
+class TooManyImages(MemberMistake):
     key = "error.too_many_images"  # params: model, limit, given
 
 
-class BlendImageCount(BotError):
+class BlendImageCount(MemberMistake):
     key = "error.blend_image_count"  # params: model, low, high, given
 
 
-class ImagesNotAccepted(BotError):
+class ImagesNotAccepted(MemberMistake):
     key = "error.images_not_accepted"  # params: model
 
 
-class UnsupportedOption(BotError):
+class UnsupportedOption(MemberMistake):
     key = "error.unsupported_option"  # params: model, option, value, allowed (count: limit)
     # The options whose refusal has advice of its own; any other reads the general sentence.
     ADVISED: ClassVar[frozenset[str]] = frozenset({"aspect_ratio", "count", "size"})
@@ -136,12 +145,14 @@ class ContentBlocked(UpstreamError):
     """A safety system refused the prompt or the picture."""
 
     key = "error.content_blocked"  # params: reason_key (a catalog key naming the kind of block)
+    outcome = "refusal"
 
 
 class NoImageReturned(UpstreamError):
     """The API answered normally but sent no picture (often a text refusal)."""
 
     key = "error.no_image"  # params: said (the model's own words, trimmed; may be empty)
+    outcome = "refusal"
 
     def message_key(self) -> str:
         return "error.no_image_said" if self.params.get("said") else self.key
@@ -175,13 +186,13 @@ class OutputTooLarge(BotError):
 # --- members' pictures ----------------------------------------------------------------------------
 
 
-class UnusableImage(BotError):
+class UnusableImage(MemberMistake):
     """A picture a member gave cannot be used; `reason_key` names why (a catalog key)."""
 
     key = "error.unusable_image"  # params: name, reason_key (+ what the reason needs)
 
 
-class InputTooLarge(BotError):
+class InputTooLarge(MemberMistake):
     key = "error.input_too_large"  # params: name, size_mb, limit_mb
 
 
@@ -189,7 +200,7 @@ class DownloadFailed(BotError):
     key = "error.download_failed"  # params: name
 
 
-class NoPictures(BotError):
+class NoPictures(MemberMistake):
     key = "error.no_pictures"
 
 
@@ -277,6 +288,22 @@ class NotAllowedToLook(BotError):
     """Another member's /history is for moderators (Manage Messages)."""
 
     key = "error.not_allowed_to_look"
+
+
+def outcome_of(name: str | None) -> str:
+    """How /status counts a job that failed with the error class `name` (as the journal keeps it)."""
+    found = _by_name().get(name or "")
+    return found.outcome if found is not None else "failure"
+
+
+def _by_name() -> dict[str, type[BotError]]:
+    found: dict[str, type[BotError]] = {}
+    pending: list[type[BotError]] = [BotError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:

@@ -41,9 +41,14 @@ class Jobs(commands.Cog):
         )
         done = sum(m.done for m in state.models)
         failed = sum(m.failed for m in state.models)
-        if done + failed:
-            rate = round(100 * done / (done + failed))
+        refused = sum(m.refused for m in state.models)
+        if done + failed + refused:
+            # The rate is the service's: a safety block or a request the model cannot take is not
+            # the service failing.
+            rate = round(100 * done / (done + failed)) if done + failed else 100
             value = catalog.text("status.success_value", locale, done=done, failed=failed, rate=rate)
+            if refused:
+                value += "\n" + catalog.text("status.refused_value", locale, refused=refused)
         else:
             value = catalog.text("status.none", locale)
         embed.add_field(name=catalog.text("status.success", locale), value=value, inline=False)

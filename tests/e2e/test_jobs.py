@@ -551,7 +551,7 @@ async def test_status_shows_the_queue_and_each_models_record(
     (embed,) = (await answer(discord_fake, sent))["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Queue"] == "0 running of 4 · 0 waiting"
-    assert fields["Last 24 h"] == "1 done, 1 failed (50% success)"
+    assert fields["Last 24 h"] == "1 done, 1 failed on the image service's side (50% success)"
     line = fields["Median time per model (24 h)"]
     assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 picture")
     assert json.dumps(embed).count("gemini") == 1

@@ -10,6 +10,7 @@ import pytest
 from bot.i18n import Catalog
 from bot.routing import parse_models
 from tests.e2e.helpers import card_texts, imagine, private_error, wait_result
+from tests.fakes import pictures
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.relay import FakeRelay
 
@@ -125,3 +126,30 @@ async def test_aspect_ratio_offers_the_shapes_of_the_chosen_model(
     shown = CATALOG.text("embed.ratio_default", locale)
     assert shown in CATALOG.text("cmd.imagine.aspect_ratio", locale)
     assert f"{CATALOG.text('embed.aspect_ratio', locale)}: {shown}" in card_texts(final)[1]
+
+
+@LOCALES
+async def test_status_counts_refusals_and_mistakes_apart_from_the_services_failures(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    await start()
+    await wait_result(discord_fake, await imagine(discord_fake, prompt="one"))
+    relay.queue("http_400")  # the service's failure
+    await private_error(discord_fake, await imagine(discord_fake, prompt="two"))
+    relay.queue("blocked_prompt")  # a safety filter
+    await private_error(discord_fake, await imagine(discord_fake, prompt="three"))
+    bad = discord_fake.attachment("notes.png", pictures.text_named_png(), "image/png")  # the member's mistake
+    await private_error(
+        discord_fake,
+        await discord_fake.send_interaction(discord_fake.slash("edit", {"image": bad, "prompt": "x"})),
+    )
+    sent = await discord_fake.send_interaction(discord_fake.slash("status", locale=locale))
+    call = await discord_fake.wait_for(lambda c: c.path.endswith(f"{sent.token}/callback"))
+    (embed,) = call.payload["data"]["embeds"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields[CATALOG.text("status.success", locale)] == "\n".join(
+        [
+            CATALOG.text("status.success_value", locale, done=1, failed=1, rate=50),
+            CATALOG.text("status.refused_value", locale, refused=2),
+        ]
+    )
