@@ -41,6 +41,12 @@ class EmptyPrompt(MemberMistake):
     key = "error.empty_prompt"
 
 
+class MentionWithoutWords(MemberMistake):
+    """A bare mention on (or in reply to) a picture: the member has to say what to do with it."""
+
+    key = "error.mention_hint"  # params: name (the bot's name, as members type it)
+
+
 class PromptTooLong(MemberMistake):
     key = "error.prompt_too_long"  # params: limit, model
 

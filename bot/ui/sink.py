@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 _TOKEN_GONE = (401, 404)
 # Discord shows "typing…" for about 10 s after each call.
 TYPING_LASTS = 8
+# An error answering a mention is public: it goes away after this long (read at each use, so a
+# test can shorten it).
+MENTION_ERROR_SECONDS = 60.0
+
+
+def mention_error_seconds() -> float:
+    return MENTION_ERROR_SECONDS
 
 
 class DiscordSink:
@@ -144,7 +151,10 @@ class DiscordSink:
             content = self.bot.catalog.text(
                 "job.failed_for", locale, mention=f"<@{job.origin.user_id}>", reason=content
             )
-        await self._post(job, content=content)
+            await self._post(job, content=content)
+            return
+        # A mention's failure is a public reply: it does not stay in the channel.
+        await self._post(job, content=content, delete_after=mention_error_seconds())
 
     async def cancelled(self, job: Job) -> None:
         self._previews.pop(job.id, None)

@@ -9,10 +9,11 @@ import pytest
 
 from bot.i18n import Catalog
 from bot.routing import parse_models
+from bot.ui import sink
 from tests.e2e.helpers import card_texts, imagine, private_error, wait_result
 from tests.fakes import pictures
-from tests.fakes.discord import FakeDiscord
-from tests.fakes.relay import FakeRelay
+from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, FakeDiscord
+from tests.fakes.relay import FakeRelay, png
 
 CATALOG = Catalog.load()
 MODELS = "gemini-2.5-flash-image,gpt-image-1,dall-e-3,gpt-4o-image,midjourney"
@@ -152,4 +153,49 @@ async def test_status_counts_refusals_and_mistakes_apart_from_the_services_failu
             CATALOG.text("status.success_value", locale, done=1, failed=1, rate=50),
             CATALOG.text("status.refused_value", locale, refused=2),
         ]
+    )
+
+
+MENTION = f"<@{APP_ID}>"
+
+
+@LOCALES
+async def test_a_bare_mention_on_a_picture_gets_a_one_line_hint_that_goes_away(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sink, "MENTION_ERROR_SECONDS", 0.2)  # a minute in real life
+    await start()
+    await discord_fake.set_guild_locale(locale)
+    message = discord_fake.message(
+        MENTION, mentions=[BOT_USER], attachments=[discord_fake.attachment("a.png", png())]
+    )
+    await discord_fake.send_message(message)
+    answer = await discord_fake.wait_for(
+        lambda c: c.method == "POST" and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages"
+    )
+    hint = CATALOG.text("error.mention_hint", locale, name="bananabot")
+    assert answer.payload["content"] == hint and "\n" not in hint
+    assert answer.payload["allowed_mentions"] == {"parse": [], "replied_user": False}, "no ping"
+    posted = discord_fake.bot_posts[-1]["id"]
+    deleted = await discord_fake.wait_for(
+        lambda c: c.method == "DELETE" and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages/{posted}"
+    )
+    assert deleted.at - answer.at >= 0.2
+    assert not relay.generate_calls()
+
+
+async def test_a_mentions_failed_job_is_a_reply_that_goes_away(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sink, "MENTION_ERROR_SECONDS", 0.2)
+    await start()
+    relay.queue("blocked_prompt")
+    await discord_fake.send_message(discord_fake.message(f"{MENTION} a fox", mentions=[BOT_USER]))
+    answer = await discord_fake.wait_for(
+        lambda c: c.method == "POST" and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages"
+    )
+    assert answer.payload["content"].startswith(CATALOG.text("error.content_blocked", "en-US").split(":")[0])
+    posted = discord_fake.bot_posts[-1]["id"]
+    await discord_fake.wait_for(
+        lambda c: c.method == "DELETE" and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages/{posted}"
     )
