@@ -78,6 +78,7 @@ class Settings:
     max_queue_length: int = default("MAX_QUEUE_LENGTH")
     # Caps on jobs running at once for one API format or one model name.
     concurrency_limits: dict[str, int] = default("CONCURRENCY_LIMITS")
+    model_notes: dict[str, str] = default("MODEL_NOTES")
     job_timeout: float = default("JOB_TIMEOUT")
     shutdown_grace: float = default("SHUTDOWN_GRACE")
     user_daily_limit: int = default("USER_DAILY_LIMIT")  # 0 = unlimited

@@ -51,6 +51,8 @@ class Parser:
                 return self.ids(setting.name, raw)
             case Kind.LIMITS:
                 return self.limits(setting.name, raw)
+            case Kind.NOTES:
+                return self.notes(setting.name, raw)
             case Kind.SWITCH:
                 return self.switch(setting, raw)
         raise TypeError(f"{setting.name} ({setting.kind.name}) is read by bot.config")
@@ -152,3 +154,16 @@ class Parser:
                 continue
             limits[key.strip()] = int(value)
         return limits
+
+    def notes(self, name: str, raw: str) -> dict[str, str]:
+        """`model=words` pairs separated by semicolons (the words may hold commas)."""
+        notes: dict[str, str] = {}
+        for part in (p.strip() for p in raw.split(";")):
+            if not part:
+                continue
+            model, _, words = part.partition("=")
+            if not model.strip() or not words.strip():
+                self.problems.append(f"{name} entries must look like model=what it is good at, got '{part}'")
+                continue
+            notes[model.strip()] = words.strip()
+        return notes

@@ -41,6 +41,7 @@ class Kind(Enum):
     GUILD_ID = "a server id"
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
+    NOTES = "semicolon-separated model=words notes"
     MODELS = "comma-separated models"
     SWITCH = "0 or 1"
 
@@ -74,7 +75,7 @@ class Setting:
                 return Path(value)
             case Kind.IDS:
                 return frozenset(value)
-            case Kind.LIMITS:
+            case Kind.LIMITS | Kind.NOTES:
                 return dict(value)
         return value
 
@@ -123,6 +124,13 @@ GENERAL: tuple[Setting, ...] = (
         "how the key is sent to the Gemini format",
         choices=tuple(GeminiAuth),
         custom=True,
+    ),
+    Setting(
+        "MODEL_NOTES",
+        "model_notes",
+        Kind.NOTES,
+        (),
+        "what each model is good at, shown in /models: `model=words; other-model=words`",
     ),
     Setting(
         "DEV_GUILD_ID",
@@ -399,6 +407,6 @@ def declared(prefixes: Iterable[str]) -> tuple[Setting, ...]:
 def default(name: str) -> Any:
     """The Settings field default for one variable: its declared default in the attribute's unit."""
     setting = _BY_NAME[name]
-    if setting.kind is Kind.LIMITS:
+    if setting.kind in (Kind.LIMITS, Kind.NOTES):
         return field(default_factory=dict)
     return setting.attribute_value(setting.default)

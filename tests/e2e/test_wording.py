@@ -199,3 +199,20 @@ async def test_a_mentions_failed_job_is_a_reply_that_goes_away(
     await discord_fake.wait_for(
         lambda c: c.method == "DELETE" and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages/{posted}"
     )
+
+
+@LOCALES
+async def test_models_is_written_for_members(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    relay.model_list = ["flux-kontext-pro"]
+    await start(model_notes={"midjourney": "artistic styles"})
+    sent = await discord_fake.send_interaction(discord_fake.slash("models", locale=locale))
+    (embed,) = (await discord_fake.wait_final(sent)).payload["embeds"]
+    configured, discovered = embed["fields"]
+    assert "• `midjourney` — artistic styles\n" in configured["value"]
+    assert CATALOG.text("ability.grid", locale) in configured["value"]
+    assert CATALOG.text("ability.fixed_shapes", locale) in configured["value"]
+    assert "openai-images" not in configured["value"]
+    assert discovered["name"] == CATALOG.text("models.discovered", locale)
+    assert discovered["value"].endswith(CATALOG.text("models.guessed", locale))

@@ -375,3 +375,20 @@ def test_process_names_a_database_that_is_not_one(tmp_path: Path) -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"DATA_DIR '{data}': its database {data / 'bananabot.db'} cannot be opened (")
     assert "Traceback" not in result.stderr
+
+
+def test_model_notes_and_default_locale() -> None:
+    s = load(GOOD)
+    assert s.model_notes == {} and s.default_locale == "en-US"
+    s = load(
+        GOOD
+        | {
+            "MODEL_NOTES": "gemini-2.5-flash-image=quick edits, photos ; midjourney = artistic styles;",
+            "DEFAULT_LOCALE": "zh-CN",
+        }
+    )
+    assert s.model_notes == {"gemini-2.5-flash-image": "quick edits, photos", "midjourney": "artistic styles"}
+    assert s.default_locale == "zh-CN"
+    assert problems(GOOD | {"MODEL_NOTES": "midjourney"}) == [
+        "MODEL_NOTES entries must look like model=what it is good at, got 'midjourney'"
+    ]

@@ -143,6 +143,7 @@ SAMPLES = {
     Kind.GUILD_ID: "100000000000000001",
     Kind.IDS: "100000000000000002",
     Kind.LIMITS: "midjourney=2",
+    Kind.NOTES: "midjourney=artistic styles",
     Kind.MODELS: "gpt-image-1",
     Kind.SWITCH: "1",
 }
