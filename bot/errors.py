@@ -226,11 +226,11 @@ class UserBusy(BotError):
 
 
 class Cooldown(BotError):
-    key = "error.cooldown"  # params: seconds
+    key = "error.cooldown"  # params: retry_at (epoch seconds)
 
 
 class DailyLimitReached(BotError):
-    key = "error.user_daily_limit"  # params: used, limit, hours
+    key = "error.user_daily_limit"  # params: used, limit, reset_at (epoch seconds)
 
     def __init__(self, detail: str = "", *, guild: bool = False, **params: Any) -> None:
         super().__init__(detail, **params)

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import Catalog
-from bot.jobs.admission import Usage, duration
+from bot.jobs.admission import Usage
 from bot.ui.buttons import CancelButton
 from bot.ui.client import BananaBot
 from bot.ui.render import BANANA_YELLOW
@@ -69,7 +69,6 @@ class Jobs(commands.Cog):
 
 
 def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
-    hours = duration(usage.resets_in)
     embed = discord.Embed(title=catalog.text("usage.title", locale), colour=BANANA_YELLOW)
     lines = []
     if usage.exempt:
@@ -77,7 +76,7 @@ def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
         lines.append(catalog.text("usage.exempt", locale))
     elif usage.limit:
         lines.append(catalog.text("usage.used", locale, used=usage.used, limit=usage.limit))
-        lines.append(catalog.text("usage.left", locale, left=usage.left, hours=hours))
+        lines.append(catalog.text("usage.left", locale, left=usage.left, reset_at=usage.resets_at))
     else:
         lines.append(catalog.text("usage.used_unlimited", locale, used=usage.used))
     if usage.cooldown and not usage.exempt:

@@ -175,7 +175,9 @@ async def test_a_cooldown_in_chinese(start_bot, discord_fake: FakeDiscord, relay
     await start_bot(user_cooldown=60)
     await wait_result(discord_fake, await slash(discord_fake, "imagine", {"prompt": "一"}))
     text = await private_error(discord_fake, await slash(discord_fake, "imagine", {"prompt": "二"}))
-    assert text.startswith(zh("error.cooldown", seconds="X").split("X")[0])
+    found = re.search(r"<t:(\d+):R>", text)
+    assert found and text == zh("error.cooldown", retry_at=int(found[1]))
+    assert 0 < int(found[1]) - time.time() <= 61
     assert not no_english([text])
 
 

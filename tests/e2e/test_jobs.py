@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -407,13 +408,25 @@ async def test_daily_limit_counts_pictures_not_failures_and_resets_the_next_day(
     await wait_result(discord_fake, await imagine(discord_fake, "two"))
     refused = await imagine(discord_fake, "three")
     text = await private_error(discord_fake, refused)
-    assert text.startswith("You've made your 2 pictures for today (2 used). Your limit resets in ")
+    midnight = next_midnight(text)
+    assert text == (
+        f"You've made your 2 pictures for today (2 used). Your limit resets <t:{midnight}:R>, at <t:{midnight}:t>."
+    )
     other = await imagine(discord_fake, "bob's", BOB)
     await wait_result(discord_fake, other)
 
     real = bot.jobs.clock
     bot.jobs.clock = lambda: real() + 86400
     await wait_result(discord_fake, await imagine(discord_fake, "tomorrow"))
+
+
+def next_midnight(text: str) -> int:
+    """The reset time a text shows as a Discord timestamp: the next UTC midnight."""
+    found = re.search(r"<t:(\d+):R>", text)
+    assert found, text
+    stamp = int(found[1])
+    assert stamp % 86400 == 0 and 0 < stamp - time.time() <= 86400
+    return stamp
 
 
 async def test_server_limit_and_admin_exemption(
@@ -423,7 +436,11 @@ async def test_server_limit_and_admin_exemption(
     await wait_result(discord_fake, await imagine(discord_fake, "one"))
     await wait_result(discord_fake, await imagine(discord_fake, "two", BOB))
     text = await private_error(discord_fake, await imagine(discord_fake, "three"))
-    assert text.startswith("This server has made its 2 pictures for today. The limit resets in ")
+    midnight = next_midnight(text)
+    assert (
+        text
+        == f"This server has made its 2 pictures for today. The limit resets <t:{midnight}:R>, at <t:{midnight}:t>."
+    )
     await wait_result(discord_fake, await imagine(discord_fake, "admin", CAROL))
 
 
@@ -446,10 +463,9 @@ async def test_cooldown_between_commands(start_bot, discord_fake: FakeDiscord, r
     await start_bot(user_cooldown=60)
     await wait_result(discord_fake, await imagine(discord_fake, "one"))
     text = await private_error(discord_fake, await imagine(discord_fake, "two"))
-    assert text in (
-        "You're going a bit fast. Try again in 60 s.",
-        "You're going a bit fast. Try again in 59 s.",
-    )
+    # A Discord timestamp: each client shows "in a minute" in its own language.
+    found = re.fullmatch(r"You're going a bit fast\. Try again <t:(\d+):R>\.", text)
+    assert found and 0 < int(found[1]) - time.time() <= 61
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -524,7 +540,8 @@ async def test_usage_for_a_member_and_for_a_manager(
     (embed,) = reply["embeds"]
     assert embed["title"] == "Your usage today"
     assert embed["description"].splitlines()[0] == "Used: 1 of 5"
-    assert embed["description"].splitlines()[1].startswith("Left: 4 · resets in ")
+    left = embed["description"].splitlines()[1]
+    assert left == f"Left: 4 · resets <t:{next_midnight(left)}:R>"
     assert "fields" not in embed or not embed["fields"]
 
     manager = await discord_fake.send_interaction(discord_fake.slash("usage", member=BOB))

@@ -3,6 +3,8 @@ rendered from the catalog's keys in the member's language."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
@@ -216,3 +218,22 @@ async def test_models_is_written_for_members(
     assert "openai-images" not in configured["value"]
     assert discovered["name"] == CATALOG.text("models.discovered", locale)
     assert discovered["value"].endswith(CATALOG.text("models.guessed", locale))
+
+
+@LOCALES
+async def test_limit_resets_are_discord_timestamps(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    await start(user_daily_limit=1)
+    await wait_result(discord_fake, await imagine(discord_fake, prompt="one"))
+    text = await private_error(discord_fake, await imagine(discord_fake, prompt="two", locale=locale))
+    found = re.search(r"<t:(\d+):R>", text)
+    assert found, text
+    midnight = int(found[1])
+    assert midnight % 86400 == 0 and 0 < midnight - time.time() <= 86400
+    assert text == CATALOG.text("error.user_daily_limit", locale, limit=1, used=1, reset_at=midnight)
+    assert f"<t:{midnight}:t>" in text and " h " not in text and "min" not in text
+    usage = await discord_fake.send_interaction(discord_fake.slash("usage", locale=locale))
+    call = await discord_fake.wait_for(lambda c: c.path.endswith(f"{usage.token}/callback"))
+    (embed,) = call.payload["data"]["embeds"]
+    assert CATALOG.text("usage.left", locale, left=0, reset_at=midnight) in embed["description"]

@@ -226,8 +226,8 @@ def test_plural_categories() -> None:
             "m takes at most 2 pictures, and you gave 3. Remove some, or pick a model that takes more.",
         ),
         (
-            DailyLimitReached(used=1, limit=1, hours="3 h", guild=True),
-            "This server has made its 1 picture for today. The limit resets in 3 h.",
+            DailyLimitReached(used=1, limit=1, reset_at=1800000000, guild=True),
+            "This server has made its 1 picture for today. The limit resets <t:1800000000:R>, at <t:1800000000:t>.",
         ),
     ],
 )
