@@ -37,6 +37,7 @@ EXTENSIONS = (
     "cogs.actions",
     "cogs.jobs",
     "cogs.history",
+    "cogs.help",
 )
 
 

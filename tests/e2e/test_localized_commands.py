@@ -35,7 +35,7 @@ async def test_every_command_text_has_a_chinese_localization(start_bot, discord_
     commands = await _synced(start_bot, discord_fake)
     chinese = Catalog.load()
     names = {c["name"] for c in commands}
-    assert {"imagine", "edit", "blend", "models", "usage", "status", "history"} <= names
+    assert {"imagine", "edit", "blend", "models", "usage", "status", "history", "help"} <= names
     for command in commands:
         if command.get("type", SLASH) == MESSAGE_MENU:
             # A context menu has a name only: it is shown translated, Discord allows spaces and case.

@@ -19,7 +19,18 @@ from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
 GUILD = "123456789012345678"
-COMMANDS = ["imagine", "edit", "blend", "models", "usage", "status", "history", "Edit image", "Blend images"]
+COMMANDS = [
+    "imagine",
+    "edit",
+    "blend",
+    "models",
+    "usage",
+    "status",
+    "history",
+    "help",
+    "Edit image",
+    "Blend images",
+]
 
 
 def environment(discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -127,8 +138,8 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     code, out, err = await finish(await spawn(environment(discord_fake, relay, tmp_path), tmp_path, "sync"))
     assert code == 0, err
     assert out.strip() == (
-        "Synced 9 commands to all servers (global): /imagine, /edit, /blend, /models, /usage, /status, /history, "
-        "Edit image, Blend images"
+        "Synced 10 commands to all servers (global): /imagine, /edit, /blend, /models, /usage, /status, /history, "
+        "/help, Edit image, Blend images"
     )
     assert not discord_fake.identified.is_set(), "sync must not connect to the gateway"
     (put,) = [c for c in discord_fake.calls if c.method == "PUT"]
@@ -160,8 +171,8 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
         (
             ("--guild", GUILD),
             COMMANDS,
-            f"Synced 9 commands to server {GUILD}: /imagine, /edit, /blend, /models, /usage, /status, /history, "
-            "Edit image, Blend images",
+            f"Synced 10 commands to server {GUILD}: /imagine, /edit, /blend, /models, /usage, /status, /history, "
+            "/help, Edit image, Blend images",
         ),
         (("--guild", GUILD, "--clear"), [], f"Synced 0 commands to server {GUILD}: none"),
     ],
