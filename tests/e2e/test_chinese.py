@@ -273,3 +273,31 @@ async def test_default_locale_picks_the_fallback(
         discord_fake, await slash(discord_fake, "imagine", {"prompt": " "}, locale=locale)
     )
     assert text == CATALOG.text("error.empty_prompt", expected)
+
+
+async def test_midjourneys_own_buttons_in_chinese(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    from bot.routing import parse_models
+    from tests.e2e.test_formats import button_ids
+
+    await start_bot(models=tuple(parse_models("gemini-2.5-flash-image,midjourney")), mj_poll_seconds=0.01)
+    grid = await wait_result(
+        discord_fake, await slash(discord_fake, "imagine", {"prompt": "锦鲤", "model": "midjourney"})
+    )
+    labels = [label for label, _ in button_ids(grid)]
+    assert {"U1", "U4", "V2"} <= set(labels), "U and V stay as Midjourney writes them"
+    press = dict(button_ids(grid))["U1"]
+    message = discord_fake.original_message(grid.path.split("/")[-3])
+    upscaled = await wait_result(
+        discord_fake, await discord_fake.send_interaction(discord_fake.button(press, message, locale=ZH))
+    )
+    labels = [label for label, _ in button_ids(upscaled)]
+    assert labels == [zh("mj.vary_strong"), zh("mj.zoom_2x"), zh("mj.custom_zoom")]
+    zoom = dict(button_ids(upscaled))[zh("mj.custom_zoom")]
+    message = discord_fake.original_message(upscaled.path.split("/")[-3])
+    sent = await discord_fake.send_interaction(discord_fake.button(zoom, message, locale=ZH))
+    modal = await discord_fake.wait_for(lambda c: c.path.endswith(f"{sent.token}/callback"))
+    assert modal.payload["data"]["title"] == zh("actions.zoom_title")
+    assert not no_english(texts_in(modal.payload))
+    assert not no_english([t for t in texts_in(upscaled.payload) if t != "锦鲤"])
