@@ -79,6 +79,7 @@ class Settings:
     # Caps on jobs running at once for one API format or one model name.
     concurrency_limits: dict[str, int] = default("CONCURRENCY_LIMITS")
     model_notes: dict[str, str] = default("MODEL_NOTES")
+    prompt_translate_model: str = default("PROMPT_TRANSLATE_MODEL")  # "": off
     job_timeout: float = default("JOB_TIMEOUT")
     shutdown_grace: float = default("SHUTDOWN_GRACE")
     user_daily_limit: int = default("USER_DAILY_LIMIT")  # 0 = unlimited

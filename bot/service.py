@@ -41,6 +41,7 @@ from bot.providers.base import (
 )
 from bot.request import Derivation, Exchange, Note, SourceImage
 from bot.routing import ModelRoute
+from bot.translate import PromptTranslator
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class ImageService:
         http: HttpClient,
     ) -> None:
         self.settings = settings
+        self.translator = PromptTranslator.from_settings(settings, http)
         self.providers = providers
         self.directory = directory
         self.http = http
@@ -291,6 +293,11 @@ class ImageService:
         provider = self.providers[plan.route.format]
         caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
+        english = ""
+        if caps.english_prompts and self.translator is not None and request.prompt:
+            translation = await self.translator.english(request.prompt)
+            request, english = replace(request, prompt=translation.prompt), translation.english
+            notes.extend([translation.note] if translation.note else [])
         if request.count == 1 or caps.native_count:
             results = [await self._picture(provider, request, progress)]
         else:
@@ -309,7 +316,9 @@ class ImageService:
                     "%d of %d parallel calls to %s failed", len(failures), request.count, plan.route.name
                 )
                 notes.append(Note("note.some_failed", {"failed": len(failures), "count": request.count}))
-        return await self._deliver(plan, results, max_file_bytes, started, notes)
+        delivery = await self._deliver(plan, results, max_file_bytes, started, notes)
+        # The card shows the member's words and, beside them, the English the model was given.
+        return replace(delivery, used_prompt=english) if english else delivery
 
     async def _picture(
         self, provider: ImageProvider, request: GenerateRequest, progress: ProgressCallback | None

@@ -53,6 +53,8 @@ class Parser:
                 return self.limits(setting.name, raw)
             case Kind.NOTES:
                 return self.notes(setting.name, raw)
+            case Kind.CHAT_MODEL:
+                return self.chat_model(setting.name, raw)
             case Kind.SWITCH:
                 return self.switch(setting, raw)
         raise TypeError(f"{setting.name} ({setting.kind.name}) is read by bot.config")
@@ -167,3 +169,13 @@ class Parser:
                 continue
             notes[model.strip()] = words.strip()
         return notes
+
+    def chat_model(self, name: str, raw: str) -> str:
+        """A model name, written like a MODELS entry; it is reached through chat completions."""
+        model, _, api_format = raw.partition("=")
+        if api_format.strip() and api_format.strip() != "openai-chat":
+            self.problems.append(
+                f"{name} is called through chat completions: write '{model.strip()}' or "
+                f"'{model.strip()}=openai-chat', not '={api_format.strip()}'"
+            )
+        return model.strip()

@@ -42,6 +42,7 @@ class Kind(Enum):
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
     NOTES = "semicolon-separated model=words notes"
+    CHAT_MODEL = "a chat model, `name` or `name=openai-chat`"
     MODELS = "comma-separated models"
     SWITCH = "0 or 1"
 
@@ -131,6 +132,13 @@ GENERAL: tuple[Setting, ...] = (
         Kind.NOTES,
         (),
         "what each model is good at, shown in /models: `model=words; other-model=words`",
+    ),
+    Setting(
+        "PROMPT_TRANSLATE_MODEL",
+        "prompt_translate_model",
+        Kind.CHAT_MODEL,
+        "",
+        "a chat model that translates non-English prompts for Midjourney first (off when empty)",
     ),
     Setting(
         "DEV_GUILD_ID",

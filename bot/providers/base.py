@@ -98,6 +98,7 @@ class Capabilities:
     exact_ratios: tuple[str, ...] = ()
     size_is_quality: bool = False  # True: fixed pixel sizes; 2K/4K ask for the best quality instead
     grid: bool = False  # True: every answer is one grid of pictures with follow-up buttons
+    english_prompts: bool = False  # True: reads English best (PROMPT_TRANSLATE_MODEL translates first)
     # Input budgets in raw bytes. The defaults are Gemini's inline limits (7 MB an image, 20 MB a
     # request, both counted after base64), which also suit the JSON bodies of chat and Midjourney.
     max_image_bytes: int = 7 * 1024 * 1024 * 3 // 4

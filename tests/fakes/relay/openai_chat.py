@@ -92,8 +92,14 @@ async def _chat_dead_link(relay: FakeRelay, request: web.Request, body: dict[str
     return _chat(f"Here is your image: ![image]({relay.base_url}/files/missing-0b1c.png)")
 
 
+async def _chat_translation(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    # A chat model asked to translate a prompt (PROMPT_TRANSLATE_MODEL), answering in quotes.
+    return _chat('"a koi pond at dawn, ink painting"')
+
+
 MODES: dict[str, Handler] = {
     "chat_markdown": _chat_markdown,
+    "chat_translation": _chat_translation,
     "chat_dead_link": _chat_dead_link,
     "chat_progress_log": _chat_progress_log,
     "chat_data_url": _chat_data_url,
