@@ -33,7 +33,8 @@ class Mentions(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or me not in message.mentions:
             return
-        # A mention is read by the whole channel: it speaks the server's language.
+        # A mention is read by the whole channel: it speaks the server's language, else the owner's
+        # DEFAULT_LOCALE.
         locale = guild_locale(message) or self.bot.catalog.default
         try:
             await self._run(message, me, locale)

@@ -38,7 +38,8 @@ class Origin:
     token: str | None = field(default=None, repr=False)  # the interaction's; None for mentions
     token_expires_at: float | None = None  # epoch seconds
     reply_to: int | None = None  # the member's message a mention answers
-    # The server's preferred language (Discord's guild_locale): what a post in the channel speaks.
+    # The server's chosen language (Discord's guild_locale; None when the server chose none):
+    # what a post in the channel speaks.
     guild_locale: str | None = None
 
     @property

@@ -33,7 +33,7 @@ def origin_of(interaction: discord.Interaction) -> Origin:
         application_id=interaction.application_id,
         token=interaction.token,
         token_expires_at=interaction.expires_at.timestamp(),
-        guild_locale=interaction.guild_locale.value if interaction.guild_locale else None,
+        guild_locale=chosen_locale(interaction.guild_locale),
     )
 
 
@@ -50,9 +50,21 @@ def message_member(message: discord.Message) -> Member:
     )
 
 
+# Discord reports en-US for every server that is not a Community server (only those can pick a
+# language), so en-US says nothing about the members: it is read as "not chosen".
+UNCHOSEN_GUILD_LOCALE = "en-US"
+
+
+def chosen_locale(locale: discord.Locale | None) -> str | None:
+    """A server's preferred language if its owners chose one; None for Discord's default."""
+    if locale is None or locale.value == UNCHOSEN_GUILD_LOCALE:
+        return None
+    return locale.value
+
+
 def guild_locale(message: discord.Message) -> str | None:
-    """The server's preferred language, for what the bot says in its channels (None outside one)."""
-    return message.guild.preferred_locale.value if message.guild else None
+    """The server's chosen language, for what the bot says in its channels (None: not chosen)."""
+    return chosen_locale(message.guild.preferred_locale) if message.guild else None
 
 
 def message_origin(message: discord.Message, locale: str) -> Origin:

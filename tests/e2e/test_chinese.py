@@ -301,3 +301,31 @@ async def test_midjourneys_own_buttons_in_chinese(
     assert modal.payload["data"]["title"] == zh("actions.zoom_title")
     assert not no_english(texts_in(modal.payload))
     assert not no_english([t for t in texts_in(upscaled.payload) if t != "锦鲤"])
+
+
+async def test_a_server_that_chose_no_language_gets_the_owners_default_for_mentions(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    # Discord reports en-US for every server that is not a Community server: that is no choice.
+    await start_bot(default_locale=ZH)
+    await discord_fake.set_guild_locale("en-US")
+    message = discord_fake.message(
+        MENTION, mentions=[BOT_USER], attachments=[discord_fake.attachment("a.png", png(20, 20))]
+    )
+    answer = await reply_to(discord_fake, message)
+    assert answer.payload["content"] == zh("error.mention_hint", name="bananabot")
+
+
+async def test_a_late_post_on_such_a_server_speaks_the_members_language(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    await discord_fake.set_guild_locale("en-US")
+    old = time.time() - 15 * 60 + 10
+    await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "猫"}, locale=ZH, created_at=old)
+    )
+    post = await discord_fake.wait_for(
+        lambda c: c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages")
+    )
+    assert next(texts_in(post.payload)) == zh("job.late", mention="<@100000000000000005>")
