@@ -56,11 +56,14 @@ def result_card(
     if delivery.text:
         said = clip(discord.utils.escape_markdown(delivery.text), SAID_CHARS)
         label = catalog.text("embed.model_said", locale)
-        card.add_item(discord.ui.TextDisplay(f"**{label}:** {said}", id=SAID_ID))
+        card.add_item(
+            discord.ui.TextDisplay(catalog.text("embed.labelled", locale, label=label, text=said), id=SAID_ID)
+        )
     if rewritten(request.prompt, delivery.used_prompt):
         used = clip(discord.utils.escape_markdown(delivery.used_prompt), SAID_CHARS)
         label = catalog.text("embed.prompt_used", locale)
-        card.add_item(discord.ui.TextDisplay(f"**{label}:** {used}", id=USED_PROMPT_ID))
+        shown = catalog.text("embed.labelled", locale, label=label, text=used)
+        card.add_item(discord.ui.TextDisplay(shown, id=USED_PROMPT_ID))
     if delivery.notes:
         notes = " ".join(catalog.text(n.key, locale, **n.params) for n in delivery.notes)
         card.add_item(discord.ui.TextDisplay(f"-# {notes}", id=NOTES_ID))
@@ -104,6 +107,9 @@ def facts(job: Job, delivery: Delivery, catalog: Catalog, locale: str) -> str:
         parts.append((catalog.text("embed.size", locale), request.size))
     seconds = catalog.text("embed.seconds", locale, seconds=f"{delivery.seconds:.1f}")
     parts.append((catalog.text("embed.time", locale), seconds))
-    facts_line = " · ".join(f"{name}: {value}" for name, value in parts)
+    # "Name: value" with the language's own colon (Chinese writes a full-width one).
+    facts_line = " · ".join(
+        catalog.text("embed.fact", locale, name=name, value=value) for name, value in parts
+    )
     who = catalog.text("embed.requested_by", locale, name=job.origin.user_name)
     return f"{facts_line} · {discord.utils.escape_markdown(who)}"

@@ -58,7 +58,7 @@ def no_english(texts: Iterator[str] | list[str]) -> list[str]:
     seen = list(texts)
     assert seen, "the bot sent nothing to read"
     # What the model itself said is quoted as it said it (the fake relay's model speaks English).
-    said = f"**{zh('embed.model_said')}:** "
+    said = zh("embed.labelled", label=zh("embed.model_said"), text="")
     seen = [said if t.startswith(said) else t for t in seen]
     return [t for t in seen if ENGLISH_RUN.search(re.sub(r"<[@#:t][^>]*>|`[^`]*`|\(http[^)]*\)", "", t))]
 
@@ -99,7 +99,7 @@ async def test_imagine_in_chinese(start_bot, discord_fake: FakeDiscord, relay: F
     shown = list(texts_in(final.payload))
     facts = next(t for t in shown if t.startswith("-# "))
     for key in ("embed.model", "embed.aspect_ratio", "embed.time"):
-        assert f"{zh(key)}: " in facts
+        assert zh("embed.fact", name=zh(key), value="") in facts
     assert zh("embed.ratio_default") in facts and zh("embed.requested_by", name="alice") in facts
     labels = [b.get("label") for b in _buttons(final.payload)]
     assert [zh("button.reroll"), zh("button.edit"), zh("button.delete")] == [
@@ -226,7 +226,7 @@ async def test_a_mention_speaks_the_servers_language(
         discord_fake, discord_fake.message(f"{MENTION} 变成夜晚", mentions=[BOT_USER], attachments=files)
     )
     facts = next(t for t in texts_in(card.payload) if t.startswith("-# "))
-    assert f"{zh('embed.model')}: " in facts
+    assert zh("embed.fact", name=zh("embed.model"), value="") in facts
     assert not no_english([t for t in texts_in(card.payload) if t != "变成夜晚"])
 
 

@@ -53,7 +53,10 @@ async def test_a_chinese_prompt_goes_to_midjourney_in_english_and_the_card_shows
     texts = card_texts(final)
     assert texts[0] == "黎明的锦鲤池，水墨画 --v 7", "the member's own words first"
     label = CATALOG.text("embed.prompt_used", "zh-CN")
-    assert f"**{label}:** a koi pond at dawn, ink painting --v 7" in texts
+    assert (
+        CATALOG.text("embed.labelled", "zh-CN", label=label, text="a koi pond at dawn, ink painting --v 7")
+        in texts
+    )
 
 
 async def test_a_failed_translation_sends_the_prompt_as_written_with_a_note(

@@ -54,7 +54,7 @@ async def test_a_revised_prompt_is_shown_only_when_it_differs_and_as_the_prompt_
         discord_fake, await imagine(discord_fake, prompt="a boat", model="gpt-image-1", locale=locale)
     )
     label = CATALOG.text("embed.prompt_used", locale)
-    assert f"**{label}:** a revised prompt" in card_texts(final)
+    assert CATALOG.text("embed.labelled", locale, label=label, text="a revised prompt") in card_texts(final)
     assert not [t for t in card_texts(final) if CATALOG.text("embed.model_said", locale) in t]
 
     relay.queue("images_revised_same")  # revised_prompt: the member's own prompt and a full stop
@@ -128,7 +128,8 @@ async def test_aspect_ratio_offers_the_shapes_of_the_chosen_model(
     final = await wait_result(discord_fake, await imagine(discord_fake, prompt="x", locale=locale))
     shown = CATALOG.text("embed.ratio_default", locale)
     assert shown in CATALOG.text("cmd.imagine.aspect_ratio", locale)
-    assert f"{CATALOG.text('embed.aspect_ratio', locale)}: {shown}" in card_texts(final)[1]
+    fact = CATALOG.text("embed.fact", locale, name=CATALOG.text("embed.aspect_ratio", locale), value=shown)
+    assert fact in card_texts(final)[1]
 
 
 @LOCALES
