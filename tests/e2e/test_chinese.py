@@ -329,3 +329,35 @@ async def test_a_late_post_on_such_a_server_speaks_the_members_language(
         lambda c: c.method == "POST" and c.path.endswith(f"/channels/{CHANNEL_ID}/messages")
     )
     assert next(texts_in(post.payload)) == zh("job.late", mention="<@100000000000000005>")
+
+
+async def test_the_result_buttons_their_form_and_history_in_chinese(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    from tests.e2e.helpers import button_labelled
+
+    await start_bot()
+    first = await slash(discord_fake, "imagine", {"prompt": "小木屋"})
+    await wait_result(discord_fake, first)
+    message = discord_fake.original_message(first.token)
+    edit = button_labelled(message, zh("button.edit"))["custom_id"]
+    opened = await discord_fake.send_interaction(discord_fake.button(edit, message, locale=ZH))
+    modal = await discord_fake.wait_for(lambda c: c.path.endswith(f"{opened.token}/callback"))
+    assert modal.payload["data"]["title"] == zh("modal.change_title")
+    assert not no_english(texts_in(modal.payload))
+    text_id = modal.payload["data"]["components"][0]["component"]["custom_id"]
+    submitted = await discord_fake.send_interaction(
+        discord_fake.modal_submit(
+            modal.payload["data"]["custom_id"], {text_id: "红色屋顶"}, modal=modal.payload["data"], locale=ZH
+        )
+    )
+    edited = await wait_result(discord_fake, submitted)
+    shown = list(texts_in(edited.payload))
+    assert any(t.startswith("-# ✏️") and "[之前的图片]" in t for t in shown), "the lineage line is Chinese"
+    assert not no_english([t for t in shown if t != "红色屋顶"])
+
+    history = await slash(discord_fake, "history")
+    call = await discord_fake.wait_for(lambda c: c.path.endswith(f"{history.token}/callback"))
+    (embed,) = call.payload["data"]["embeds"]
+    assert embed["title"] == zh("history.title")
+    assert not no_english([t for t in texts_in(call.payload) if "小木屋" not in t and "红色屋顶" not in t])
