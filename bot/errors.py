@@ -7,6 +7,8 @@ Counts go into `params` as numbers: the catalog picks a message's plural form by
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, ClassVar
 
 from bot.i18n import Catalog
@@ -118,6 +120,14 @@ class UpstreamRateLimited(UpstreamError):
     def __init__(self, detail: str = "", *, retry_after: float | None = None, **params: Any) -> None:
         super().__init__(detail, status=429, **params)
         self.retry_after = retry_after
+        if retry_after is not None and retry_after >= 1 and "retry_at" not in self.params:
+            # The service said when: the member reads that moment (a Discord timestamp), not "a minute".
+            self.params["retry_at"] = math.ceil(time.time() + retry_after)
+
+    def message_key(self) -> str:
+        if self.key == UpstreamRateLimited.key and "retry_at" in self.params:
+            return "error.upstream_rate_limited_at"
+        return self.key
 
 
 class UpstreamCoolingDown(UpstreamRateLimited):

@@ -238,3 +238,16 @@ async def test_limit_resets_are_discord_timestamps(
     call = await discord_fake.wait_for(lambda c: c.path.endswith(f"{usage.token}/callback"))
     (embed,) = call.payload["data"]["embeds"]
     assert CATALOG.text("usage.left", locale, left=0, reset_at=midnight) in embed["description"]
+
+
+@LOCALES
+async def test_a_rate_limit_with_retry_after_says_when_as_a_timestamp(
+    start, discord_fake: FakeDiscord, relay: FakeRelay, locale: str
+) -> None:
+    await start()
+    relay.retry_after = "90"
+    relay.queue("http_429", "http_429", "http_429")
+    text = await private_error(discord_fake, await imagine(discord_fake, prompt="x", locale=locale))
+    found = re.search(r"<t:(\d+):R>", text)
+    assert found and 60 < int(found[1]) - time.time() <= 91, text
+    assert text == CATALOG.text("error.upstream_rate_limited_at", locale, retry_at=int(found[1]))
