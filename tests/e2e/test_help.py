@@ -59,3 +59,12 @@ async def test_help_without_limits_says_so(start_bot, discord_fake: FakeDiscord)
     embed = await help_page(discord_fake, "en-GB")
     server = embed["fields"][-1]["value"].splitlines()
     assert server[1:] == ["There is no daily limit."]
+
+
+@pytest.mark.parametrize(("limit", "words"), [(1, "1 picture a day"), (2, "2 pictures a day")])
+async def test_english_plural_forms_for_one_and_two(
+    start_bot, discord_fake: FakeDiscord, limit: int, words: str
+) -> None:
+    await start_bot(user_daily_limit=limit)
+    embed = await help_page(discord_fake, "en-US")
+    assert f"Each member can make {words} (UTC)" in embed["fields"][-1]["value"]
