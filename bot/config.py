@@ -97,6 +97,7 @@ class Settings:
     # settings written in code are taken as meant.
     gemini_auth_explicit: bool = True
     dev_guild_id: int | None = default("DEV_GUILD_ID")
+    default_locale: str = default("DEFAULT_LOCALE")
     log_level: str = default("LOG_LEVEL")
     log_format: str = default("LOG_FORMAT")
     health_port: int = default("HEALTH_PORT")  # 0: no health server
@@ -122,6 +123,8 @@ class Settings:
     max_queue_length: int = default("MAX_QUEUE_LENGTH")
     # Caps on jobs running at once for one API format or one model name.
     concurrency_limits: dict[str, int] = default("CONCURRENCY_LIMITS")
+    model_notes: dict[str, str] = default("MODEL_NOTES")
+    prompt_translate_model: str = default("PROMPT_TRANSLATE_MODEL")  # "": off
     job_timeout: float = default("JOB_TIMEOUT")
     shutdown_grace: float = default("SHUTDOWN_GRACE")
     user_daily_limit: int = default("USER_DAILY_LIMIT")  # 0 = unlimited

@@ -52,6 +52,10 @@ class Parser:
                 return self.ids(setting.name, raw)
             case Kind.LIMITS:
                 return self.limits(setting.name, raw)
+            case Kind.NOTES:
+                return self.notes(setting.name, raw)
+            case Kind.CHAT_MODEL:
+                return self.chat_model(setting.name, raw)
             case Kind.SWITCH:
                 return self.switch(setting, raw)
             case Kind.PRICES:
@@ -150,6 +154,29 @@ class Parser:
                 continue
             limits[key.strip()] = int(value)
         return limits
+
+    def notes(self, name: str, raw: str) -> dict[str, str]:
+        """`model=words` pairs separated by semicolons (the words may hold commas)."""
+        notes: dict[str, str] = {}
+        for part in (p.strip() for p in raw.split(";")):
+            if not part:
+                continue
+            model, _, words = part.partition("=")
+            if not model.strip() or not words.strip():
+                self.problems.append(f"{name} entries must look like model=what it is good at, got '{part}'")
+                continue
+            notes[model.strip()] = words.strip()
+        return notes
+
+    def chat_model(self, name: str, raw: str) -> str:
+        """A model name, written like a MODELS entry; it is reached through chat completions."""
+        model, _, api_format = raw.partition("=")
+        if api_format.strip() and api_format.strip() != "openai-chat":
+            self.problems.append(
+                f"{name} is called through chat completions: write '{model.strip()}' or "
+                f"'{model.strip()}=openai-chat', not '={api_format.strip()}'"
+            )
+        return model.strip()
 
     def prices(self, name: str, raw: str) -> dict[str, float]:
         """`model=price` or `model:variant=price` (a quality or size), comma-separated."""

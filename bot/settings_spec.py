@@ -42,6 +42,8 @@ class Kind(Enum):
     GUILD_ID = "a server id"
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
+    NOTES = "semicolon-separated model=words notes"
+    CHAT_MODEL = "a chat model, `name` or `name=openai-chat`"
     MODELS = "comma-separated models"
     RELAYS = "comma-separated relay names"
     AMOUNT = "an amount"
@@ -81,7 +83,7 @@ class Setting:
                 return Path(value)
             case Kind.IDS:
                 return frozenset(value)
-            case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS:
+            case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS | Kind.NOTES:
                 return dict(value)
         return value
 
@@ -132,11 +134,32 @@ GENERAL: tuple[Setting, ...] = (
         custom=True,
     ),
     Setting(
+        "MODEL_NOTES",
+        "model_notes",
+        Kind.NOTES,
+        (),
+        "what each model is good at, shown in /models: `model=words; other-model=words`",
+    ),
+    Setting(
+        "PROMPT_TRANSLATE_MODEL",
+        "prompt_translate_model",
+        Kind.CHAT_MODEL,
+        "",
+        "a chat model that translates non-English prompts for Midjourney first (off when empty)",
+    ),
+    Setting(
         "DEV_GUILD_ID",
         "dev_guild_id",
         Kind.GUILD_ID,
         None,
         "a server the commands are copied to and synced at start-up",
+    ),
+    Setting(
+        "DEFAULT_LOCALE",
+        "default_locale",
+        Kind.TEXT,
+        "en-US",
+        "the language of replies to members whose Discord language has no catalog (a Discord locale code)",
     ),
     Setting(
         "LOG_LEVEL",
@@ -531,6 +554,6 @@ def declared(prefixes: Iterable[str]) -> tuple[Setting, ...]:
 def default(name: str) -> Any:
     """The Settings field default for one variable: its declared default in the attribute's unit."""
     setting = _BY_NAME[name]
-    if setting.kind in (Kind.LIMITS, Kind.PRICES, Kind.ROLE_AMOUNTS):
+    if setting.kind in (Kind.LIMITS, Kind.PRICES, Kind.ROLE_AMOUNTS, Kind.NOTES):
         return field(default_factory=dict)
     return setting.attribute_value(setting.default)

@@ -46,6 +46,7 @@ EXTENSIONS = (
     "cogs.actions",
     "cogs.jobs",
     "cogs.history",
+    "cogs.help",
 )
 
 
@@ -94,7 +95,7 @@ class BananaBot(commands.Bot):
         self.serve = serve  # False: log in for REST work only (`sync`); no jobs are run or resumed
         self.retry_policy = retry_policy
         self.redactor = Redactor(settings.secrets)
-        self.catalog = Catalog.load([settings.data_dir / "locales"])
+        self.catalog = Catalog.load([settings.data_dir / "locales"], settings.default_locale)
         self.session: aiohttp.ClientSession | None = None
         self.db = Database(settings.data_dir / DB_NAME)
         self.actions = ActionStore(self.db)

@@ -64,7 +64,7 @@ async def test_everything_passes_in_well_under_15_seconds(
         f"✓ API_BASE_URL is {relay.base_url}",
         f"✓ Discord accepts the token: application bananabot (id {APP_ID})",
     ]
-    assert "✓ the 9 slash commands are registered globally" in lines
+    assert "✓ the 10 slash commands are registered globally" in lines
     assert "✓ the bot is in 1 server: Banana Club" in lines
     assert f"✓ the relay at {relay.base_url} accepts the key and lists 3 models" in lines
     assert (

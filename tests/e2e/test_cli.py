@@ -84,7 +84,9 @@ async def test_a_refused_key_is_exit_1_with_the_catalog_message(relay: FakeRelay
 async def test_bad_usage_is_exit_2(relay: FakeRelay, tmp_path: Path) -> None:
     code, out, err = await cli(relay, tmp_path, "imagine", "a pear", "--ratio", "1:8")
     assert (code, out) == (2, "")
-    assert err.strip().startswith("gemini-2.5-flash-image does not take aspect_ratio 1:8. It takes: 1:1")
+    assert err.strip().startswith(
+        "You asked for a 1:8 picture, but gemini-2.5-flash-image doesn't make that shape."
+    )
     code, _, err = await cli(relay, tmp_path, "edit", "missing.png", "make it snow")
     assert code == 2 and "missing.png cannot be read" in err
     code, _, err = await cli(relay, tmp_path, "imagine", "a pear", API_BASE_URL=f"{relay.base_url}/v1beta")

@@ -221,7 +221,7 @@ async def test_a_dead_picture_link_says_so_and_shows_no_link(
     relay.queue("links_to")
     error = await private_error(discord_fake, await imagine(discord_fake, prompt="a lighthouse"))
     assert error == (
-        "The image service made the picture, but the bot could not download it from the image "
-        "service. Please try again."
+        "The model made a picture, but the bot could not download it from the image service. "
+        "Please try again."
     )
     assert "http" not in error

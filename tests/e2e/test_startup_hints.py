@@ -76,7 +76,7 @@ async def test_sync_needs_only_the_token(discord_fake: FakeDiscord, relay: FakeR
     del env["API_KEY"]
     code, out, err = await finish(await spawn(env, tmp_path, "sync"))
     assert code == 0, err
-    assert out.startswith("Synced 9 commands to all servers (global)")
+    assert out.startswith("Synced 10 commands to all servers (global)")
 
 
 async def test_clearing_every_server_asks_for_yes(

@@ -42,6 +42,7 @@ from tests.fakes.discord_payloads import (
     PLAIN_PERMISSIONS,
     PayloadBuilder,
     created_at,
+    guild_object,
     message_object,
     snowflake,
     user,
@@ -95,6 +96,7 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         r.add_post("/api/v10/channels/{cid}/typing", self._typing)
         r.add_get("/api/v10/channels/{cid}/messages/{mid}", self._channel_message)
         r.add_patch("/api/v10/channels/{cid}/messages/{mid}", self._channel_edit)
+        r.add_delete("/api/v10/channels/{cid}/messages/{mid}", self._channel_delete)
         r.add_get("/cdn/{name}", self._cdn)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self.calls: list[Call] = []
@@ -195,6 +197,13 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         assert self._ws is not None, "no bot is connected to the gateway"
         self._seq += 1
         await self._ws.send_str(json.dumps({"op": 0, "s": self._seq, "t": event, "d": data}))
+
+    async def set_guild_locale(self, preferred_locale: str) -> None:
+        """The server's preferred language: sent as GUILD_CREATE (what mentions read) and carried
+        by every later interaction as `guild_locale`. The bot reads events in order, so a message
+        sent after this is read with the server known."""
+        self.guild_locale = preferred_locale
+        await self.dispatch("GUILD_CREATE", guild_object(preferred_locale))
 
     async def send_interaction(self, payload: dict[str, Any]) -> SentInteraction:
         sent = SentInteraction(payload, time.monotonic())
@@ -382,6 +391,12 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
             return _json(self._edit(found, call.payload, call.files))
         except Refused as refused:
             return self._refuse(call, refused)
+
+    async def _channel_delete(self, request: web.Request) -> web.Response:
+        await self._record(Call("DELETE", request.path, dict(request.query), dict(request.headers), None))
+        if self.channel_messages.pop(request.match_info["mid"], None) is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        return web.Response(status=204)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         """A member posts `message` in the channel (MESSAGE_CREATE)."""

@@ -520,3 +520,20 @@ def test_env_example_points_nobody_at_google_by_default() -> None:
     example = (SOURCE_ROOT / ".env.example").read_text()
     assert "\nAPI_BASE_URL=https://api.your-relay.example\n" in example
     assert "googleapis.com" in example  # shown, as the other choice
+
+
+def test_model_notes_and_default_locale() -> None:
+    s = load(GOOD)
+    assert s.model_notes == {} and s.default_locale == "en-US"
+    s = load(
+        GOOD
+        | {
+            "MODEL_NOTES": "gemini-2.5-flash-image=quick edits, photos ; midjourney = artistic styles;",
+            "DEFAULT_LOCALE": "zh-CN",
+        }
+    )
+    assert s.model_notes == {"gemini-2.5-flash-image": "quick edits, photos", "midjourney": "artistic styles"}
+    assert s.default_locale == "zh-CN"
+    assert problems(GOOD | {"MODEL_NOTES": "midjourney"}) == [
+        "MODEL_NOTES entries must look like model=what it is good at, got 'midjourney'"
+    ]
