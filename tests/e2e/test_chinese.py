@@ -18,8 +18,9 @@ from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
 from tests.e2e.helpers import private_error, wait_result
 from tests.e2e.test_jobs import until
+from tests.e2e.test_mentions import reply_to
 from tests.fakes import pictures
-from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, Call, FakeDiscord, SentInteraction, user
+from tests.fakes.discord import APP_ID, BOT_USER, CHANNEL_ID, FakeDiscord, SentInteraction, user
 from tests.fakes.relay import FakeRelay, png
 
 ZH = "zh-CN"
@@ -204,17 +205,6 @@ async def test_the_edit_image_modal_in_chinese(
 # --- mentions and channel posts use the server's language -----------------------------------------
 
 MENTION = f"<@{APP_ID}>"
-
-
-async def reply_to(discord_fake: FakeDiscord, message: dict[str, Any]) -> Call:
-    await discord_fake.send_message(message)
-    return await discord_fake.wait_for(
-        lambda c: (
-            c.method == "POST"
-            and c.path == f"/api/v10/channels/{CHANNEL_ID}/messages"
-            and str((c.payload.get("message_reference") or {}).get("message_id")) == message["id"]
-        )
-    )
 
 
 async def test_a_mention_speaks_the_servers_language(
