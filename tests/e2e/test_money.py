@@ -216,8 +216,8 @@ async def test_a_budget_reached_and_a_refused_key_are_told_to_the_owner_once_eac
     await until(lambda: len(owner_posts(discord_fake)) == 2)
     budget, key = owner_posts(discord_fake)
     assert re.fullmatch(
-        rf"💸 The daily budget of <@{ALICE['id']}> is used up: jobs that would pass it are refused "
-        r"until it renews <t:\d+:R>\.",
+        rf"💸 The daily budget of <@{ALICE['id']}> is reached: a job that would pass it was refused, "
+        r"and others like it will be until it renews <t:\d+:R>\.",
         budget,
     ), budget
     assert key.startswith("🔑 The image service refused the bot's API key (on gemini-2.5-flash-image).")
