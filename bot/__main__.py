@@ -1,28 +1,39 @@
-"""`python -m bot` runs the bot; `python -m bot sync [--guild ID] [--clear]` registers its commands;
-`python -m bot migrate-store --to postgresql://…` copies the SQLite journal into PostgreSQL."""
+"""`python -m bot` runs the bot; `sync` registers its commands, `check` tests the setup, and
+`imagine`, `edit` and `models` use the image API from the command line, without Discord;
+`migrate-store --to postgresql://…` copies the SQLite journal into PostgreSQL."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 import discord
+from dotenv import dotenv_values
 
-from bot.config import ConfigError, Settings
+from bot.checklist import fail, warn
+from bot.cli import CLI_COMMANDS, add_cli_commands, run_cli
+from bot.config import SETTINGS, ConfigError, Settings
 from bot.postgres import StoreUnreachable
 from bot.redact import Redactor, setup_logging
+from bot.settings_hints import RELAY_SETTING, env_file_keys, unknown_keys
 from bot.storage import data_dir_problem
 from bot.ui.client import BananaBot, use_discord_endpoints
+from bot.ui.hints import sync_error
+from bot.ui.setup_check import run_check
 
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
+ENV_FILE = Path(".env")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +47,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="remove the commands instead (with --guild: that server's copies)",
     )
+    sync.add_argument("--yes", action="store_true", help="confirm --clear without --guild (every server)")
+    sub.add_parser("check", help="check the settings, Discord and the image API (no picture is made)")
+    add_cli_commands(sub)
     move = sub.add_parser(
         "migrate-store", help="copy the SQLite journal in DATA_DIR into PostgreSQL (run with the bot stopped)"
     )
@@ -43,8 +57,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _load_settings() -> Settings:
-    settings = Settings.from_env()
+def _load_settings(command: str | None) -> Settings:
+    # `sync` talks to Discord only, the command line to the image API only.
+    # `migrate-store` needs only DATA_DIR.
+    settings = Settings.from_env(
+        needs_token=command not in (*CLI_COMMANDS, "migrate-store"),
+        needs_api=command not in ("sync", "migrate-store"),
+    )
+    if command in CLI_COMMANDS:
+        return settings
     problems: list[str] = []
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,10 +132,39 @@ async def _sync(settings: Settings, guild_id: int | None, clear: bool) -> int:
             bot.tree.clear_commands(guild=guild)
         elif guild is not None:
             bot.tree.copy_global_to(guild=guild)
-        synced = await bot.tree.sync(guild=guild)
+        try:
+            synced = await bot.tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            print(sync_error(exc, guild_id, bot.application_id), file=sys.stderr)
+            return EXIT_UNREACHABLE
     where = f"server {guild_id}" if guild_id else "all servers (global)"
     names = ", ".join(f"/{c.name}" if c.type is discord.AppCommandType.chat_input else c.name for c in synced)
     print(f"Synced {len(synced)} commands to {where}: {names or 'none'}")
+    return 0
+
+
+def _raw_values() -> dict[str, str]:
+    """The settings as written (the environment over `.env`), for what `check` reports about them."""
+    written = dotenv_values(ENV_FILE) if ENV_FILE.is_file() else {}
+    return {**{k: v for k, v in written.items() if v is not None}, **os.environ}
+
+
+def _env_warnings() -> list[str]:
+    keys = env_file_keys(ENV_FILE)
+    return unknown_keys([k for k in keys if not RELAY_SETTING.match(k)], [s.name for s in SETTINGS])
+
+
+async def _check(settings: Settings) -> int:
+    started = time.monotonic()
+    findings = [warn(w) for w in _env_warnings()] + await run_check(settings, _raw_values())
+    for finding in findings:
+        print(finding.line())
+    failed = sum(f.failed for f in findings)
+    seconds = time.monotonic() - started
+    if failed:
+        print(f"{failed} of {len(findings)} checks failed ({seconds:.2f} s)")
+        return EXIT_UNREACHABLE
+    print(f"All {len(findings)} checks passed ({seconds:.2f} s)")
     return 0
 
 
@@ -122,10 +172,7 @@ async def _migrate_store(settings: Settings, url: str) -> int:
     from bot.migrate_store import MigrationRefused, migrate_store
 
     if urlsplit(url).scheme not in ("postgresql", "postgres"):
-        print(
-            "--to must be a postgresql:// URL (postgresql://user:password@host:port/database)",
-            file=sys.stderr,
-        )
+        print("--to must be a postgresql:// URL: postgresql://user:password@host:port/db", file=sys.stderr)
         return EXIT_CONFIG
     try:
         copied = await migrate_store(settings.data_dir, url)
@@ -142,18 +189,43 @@ async def _migrate_store(settings: Settings, url: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    try:
-        settings = _load_settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    if args.command == "sync" and args.clear and not args.guild and not args.yes:
+        print(
+            "sync --clear without --guild removes the bot's commands from every server: "
+            "run it again with --yes to do that",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
-    setup_logging(settings.log_level, Redactor(settings.secrets))
+    try:
+        settings = _load_settings(args.command)
+    except ConfigError as exc:
+        # A typo in .env may be the very reason a setting is missing: say it first.
+        warnings = _env_warnings()
+        if args.command == "check":
+            for warning in warnings:
+                print(warn(warning).line())
+            for problem in exc.problems:
+                print(fail(problem).line())
+            print(f"{len(exc.problems)} settings are wrong: the other checks need them")
+            return EXIT_UNREACHABLE
+        for line in [*warnings, *exc.problems]:
+            print(line, file=sys.stderr)
+        return EXIT_CONFIG
+    # A check prints its findings; the expected refusals of its probes need no log lines.
+    level = "ERROR" if args.command == "check" else settings.log_level
+    setup_logging(level, Redactor(settings.secrets), settings.log_format)
+    if args.command != "check":
+        for warning in _env_warnings():
+            log.warning("%s", warning)
     use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
     if args.command == "migrate-store":
         return asyncio.run(_migrate_store(settings, args.to))
     if args.command == "sync":
         return asyncio.run(_sync(settings, args.guild, args.clear))
+    if args.command == "check":
+        return asyncio.run(_check(settings))
+    if args.command in CLI_COMMANDS:
+        return asyncio.run(run_cli(settings, args))
     return asyncio.run(_run(settings))
 
 

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 
 from bot.providers.registry import settings_prefixes
 from bot.routing import MAIN_RELAY, RELAY_NAME, ModelRoute, parse_model_entry, parse_models
+from bot.settings_hints import missing_token
 from bot.settings_parse import Parser
 from bot.settings_spec import GeminiAuth, Setting, declared, default
 
@@ -96,7 +97,11 @@ class Settings:
     # settings written in code are taken as meant.
     gemini_auth_explicit: bool = True
     dev_guild_id: int | None = default("DEV_GUILD_ID")
+    default_locale: str = default("DEFAULT_LOCALE")
     log_level: str = default("LOG_LEVEL")
+    log_format: str = default("LOG_FORMAT")
+    health_port: int = default("HEALTH_PORT")  # 0: no health server
+    health_host: str = default("HEALTH_HOST")
     data_dir: Path = default("DATA_DIR")
     request_timeout: float = default("REQUEST_TIMEOUT")
     discord_api_url: str | None = default("DISCORD_API_URL")
@@ -118,6 +123,8 @@ class Settings:
     max_queue_length: int = default("MAX_QUEUE_LENGTH")
     # Caps on jobs running at once for one API format or one model name.
     concurrency_limits: dict[str, int] = default("CONCURRENCY_LIMITS")
+    model_notes: dict[str, str] = default("MODEL_NOTES")
+    prompt_translate_model: str = default("PROMPT_TRANSLATE_MODEL")  # "": off
     job_timeout: float = default("JOB_TIMEOUT")
     shutdown_grace: float = default("SHUTDOWN_GRACE")
     user_daily_limit: int = default("USER_DAILY_LIMIT")  # 0 = unlimited
@@ -176,15 +183,28 @@ class Settings:
         return next((r for r in self.models if r.name == model), None)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
-        """Read the settings; the real environment wins over `.env`. Raise ConfigError on any problem."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: Path | None = None,
+        *,
+        needs_token: bool = True,
+        needs_api: bool = True,
+    ) -> Settings:
+        """Read the settings; the real environment wins over `.env`. Raise ConfigError on any problem.
+
+        `needs_token` / `needs_api`: False for the commands that do without Discord (the command
+        line) or without the image API (`sync`), so a setting they never use cannot stop them.
+        """
         environ = os.environ if environ is None else environ
         env_file = Path(".env") if env_file is None else env_file
-        values: dict[str, str] = {}
-        if env_file.is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        file_values = dotenv_values(env_file) if env_file.is_file() else {}
+        values = {k: v for k, v in file_values.items() if v is not None}
         values.update(environ)
-        return _Reader(values).settings()
+        reader = _Reader(values)
+        reader.needs_token, reader.needs_api = needs_token, needs_api
+        reader.missing_token = missing_token(env_file, file_values)
+        return reader.settings()
 
 
 class _Reader:
@@ -193,6 +213,8 @@ class _Reader:
     def __init__(self, values: Mapping[str, str]) -> None:
         self.parser = Parser(values)
         self.problems = self.parser.problems
+        self.needs_token = self.needs_api = True
+        self.missing_token = "DISCORD_TOKEN is not set: copy .env.example to .env and fill it in"  # noqa: S105
 
     def read(self, name: str) -> Any:
         return self.parser.read(_DECLARED[name])
@@ -208,7 +230,7 @@ class _Reader:
             for prefix in _PREFIXES
         }
         overrides = {p: t for p, t in overrides.items() if t.base_url or t.api_key}
-        if not api_key:
+        if not api_key and self.needs_api:
             uncovered = {
                 FORMAT_PREFIXES[m.format]
                 for m in models
@@ -284,8 +306,8 @@ class _Reader:
 
     def token(self) -> str:
         token = self.read("DISCORD_TOKEN")
-        if not token:
-            self.problems.append("DISCORD_TOKEN is not set: copy .env.example to .env and fill it in")
+        if not token and self.needs_token:
+            self.problems.append(self.missing_token)
         elif re.search(r"\s", token):
             # Never echo the value: it is a credential even when malformed.
             self.problems.append(

@@ -26,6 +26,8 @@ CACHE_SECONDS = 300.0
 # A relay without the endpoint is asked again only after this long.
 MISSING_ENDPOINT_SECONDS = 3600.0
 FETCH_TIMEOUT = 8.0
+# Discord's autocomplete shows at most 25 choices; an error listing the models shows as many.
+LISTED = 25
 
 
 class ModelDirectory:
@@ -45,6 +47,12 @@ class ModelDirectory:
 
     def all(self) -> list[ModelRoute]:
         return self.configured() + self.discovered()
+
+    def listing(self, limit: int = LISTED) -> str:
+        """What a member may pick, as autocomplete offers it: the same routes, trimmed to fit."""
+        names = [route.name for route in self.all()]
+        shown = ", ".join(names[:limit])
+        return shown + ", …" if len(names) > limit else shown
 
     def route(self, name: str) -> ModelRoute | None:
         return next((route for route in self.all() if route.name == name), None)

@@ -7,6 +7,8 @@ Counts go into `params` as numbers: the catalog picks a message's plural form by
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, ClassVar
 
 from bot.i18n import Catalog
@@ -19,6 +21,9 @@ class BotError(Exception):
     # True: a relay failed in a way another relay may not share (an outage, a refused key …), so a
     # model with a backup relay moves the picture there (bot.relays).
     relay_specific: ClassVar[bool] = False
+    # How /status counts a job that ended in it: a failure of the service (or the bot), a refusal
+    # (a safety filter, a model that answered in words), or the member's own mistake.
+    outcome: ClassVar[str] = "failure"
 
     def __init__(self, detail: str = "", **params: Any) -> None:
         super().__init__(detail or self.key)
@@ -31,32 +36,50 @@ class BotError(Exception):
 # --- the member's request -------------------------------------------------------------------------
 
 
-class EmptyPrompt(BotError):
+class MemberMistake(BotError):
+    """The request itself cannot be made as asked: the member can fix it."""
+
+    outcome = "mistake"
+
+
+class EmptyPrompt(MemberMistake):
     key = "error.empty_prompt"
 
 
-class PromptTooLong(BotError):
+class MentionWithoutWords(MemberMistake):
+    """A bare mention on (or in reply to) a picture: the member has to say what to do with it."""
+
+    key = "error.mention_hint"  # params: name (the bot's name, as members type it)
+
+
+class PromptTooLong(MemberMistake):
     key = "error.prompt_too_long"  # params: limit, model
 
 
-class UnknownModel(BotError):
+class UnknownModel(MemberMistake):
     key = "error.unknown_model"  # params: model, models
 
 
-class TooManyImages(BotError):
+class TooManyImages(MemberMistake):
     key = "error.too_many_images"  # params: model, limit, given
 
 
-class BlendImageCount(BotError):
+class BlendImageCount(MemberMistake):
     key = "error.blend_image_count"  # params: model, low, high, given
 
 
-class ImagesNotAccepted(BotError):
+class ImagesNotAccepted(MemberMistake):
     key = "error.images_not_accepted"  # params: model
 
 
-class UnsupportedOption(BotError):
-    key = "error.unsupported_option"  # params: model, option, value, allowed
+class UnsupportedOption(MemberMistake):
+    key = "error.unsupported_option"  # params: model, option, value, allowed (count: limit)
+    # The options whose refusal has advice of its own; any other reads the general sentence.
+    ADVISED: ClassVar[frozenset[str]] = frozenset({"aspect_ratio", "count", "size"})
+
+    def message_key(self) -> str:
+        option = self.params.get("option")
+        return f"error.unsupported_{option}" if option in self.ADVISED else self.key
 
 
 class FormatNotAvailable(BotError):
@@ -111,6 +134,14 @@ class UpstreamRateLimited(UpstreamError):
     def __init__(self, detail: str = "", *, retry_after: float | None = None, **params: Any) -> None:
         super().__init__(detail, status=429, **params)
         self.retry_after = retry_after
+        if retry_after is not None and retry_after >= 1 and "retry_at" not in self.params:
+            # The service said when: the member reads that moment (a Discord timestamp), not "a minute".
+            self.params["retry_at"] = math.ceil(time.time() + retry_after)
+
+    def message_key(self) -> str:
+        if self.key == UpstreamRateLimited.key and "retry_at" in self.params:
+            return "error.upstream_rate_limited_at"
+        return self.key
 
 
 class UpstreamCoolingDown(UpstreamRateLimited):
@@ -147,15 +178,24 @@ class ContentBlocked(UpstreamError):
     """A safety system refused the prompt or the picture."""
 
     key = "error.content_blocked"  # params: reason_key (a catalog key naming the kind of block)
+    outcome = "refusal"
 
 
 class NoImageReturned(UpstreamError):
     """The API answered normally but sent no picture (often a text refusal)."""
 
     key = "error.no_image"  # params: said (the model's own words, trimmed; may be empty)
+    outcome = "refusal"
 
     def message_key(self) -> str:
         return "error.no_image_said" if self.params.get("said") else self.key
+
+
+class ResultDownloadFailed(UpstreamError):
+    """The API made a picture and sent a link to it, but the link gave no picture (dead, expired)."""
+
+    key = "error.result_download_failed"
+    relay_specific = True
 
 
 class TaskFailed(UpstreamError):
@@ -180,13 +220,13 @@ class OutputTooLarge(BotError):
 # --- members' pictures ----------------------------------------------------------------------------
 
 
-class UnusableImage(BotError):
+class UnusableImage(MemberMistake):
     """A picture a member gave cannot be used; `reason_key` names why (a catalog key)."""
 
     key = "error.unusable_image"  # params: name, reason_key (+ what the reason needs)
 
 
-class InputTooLarge(BotError):
+class InputTooLarge(MemberMistake):
     key = "error.input_too_large"  # params: name, size_mb, limit_mb
 
 
@@ -194,7 +234,7 @@ class DownloadFailed(BotError):
     key = "error.download_failed"  # params: name
 
 
-class NoPictures(BotError):
+class NoPictures(MemberMistake):
     key = "error.no_pictures"
 
 
@@ -214,11 +254,11 @@ class UserBusy(BotError):
 
 
 class Cooldown(BotError):
-    key = "error.cooldown"  # params: seconds
+    key = "error.cooldown"  # params: retry_at (epoch seconds)
 
 
 class DailyLimitReached(BotError):
-    key = "error.user_daily_limit"  # params: used, limit, hours
+    key = "error.user_daily_limit"  # params: used, limit, reset_at (epoch seconds)
 
     def __init__(self, detail: str = "", *, guild: bool = False, **params: Any) -> None:
         super().__init__(detail, **params)
@@ -311,6 +351,22 @@ class NotAllowedToLook(BotError):
     """Another member's /history is for moderators (Manage Messages)."""
 
     key = "error.not_allowed_to_look"
+
+
+def outcome_of(name: str | None) -> str:
+    """How /status counts a job that failed with the error class `name` (as the journal keeps it)."""
+    found = _by_name().get(name or "")
+    return found.outcome if found is not None else "failure"
+
+
+def _by_name() -> dict[str, type[BotError]]:
+    found: dict[str, type[BotError]] = {}
+    pending: list[type[BotError]] = [BotError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def render_error(error: BotError, catalog: Catalog, locale: str) -> str:

@@ -34,6 +34,7 @@ from bot.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from bot.metrics import METRICS
 from bot.netguard import NetGuard, UnsafeAddress, unsafe_cause
 from bot.redact import Redactor
 
@@ -131,6 +132,7 @@ class HttpClient:
                 error = error_from_response(response, self.redact)
             except UpstreamError as exc:
                 error = exc
+            METRICS.upstream_error(type(error).__name__)
             delay = self._retry_delay(error, attempt)
             if makes_picture and (
                 attempts_left() == 0
@@ -205,6 +207,7 @@ class HttpClient:
             log.warning("%s %s failed: %s", method, shown_url, self.redact(str(exc)) or type(exc).__name__)
             raise UpstreamUnavailable("connection failed") from None
         elapsed = time.monotonic() - started
+        METRICS.upstream_call(elapsed)
         log.info("%s %s -> %d in %.2fs", method, shown_url, response.status, elapsed)
         if response.status >= 400:
             log.warning(

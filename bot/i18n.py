@@ -59,17 +59,21 @@ class _KeepMissing(dict[str, Any]):
 
 
 class Catalog:
-    def __init__(self, tables: Mapping[str, Mapping[str, Any]]) -> None:
-        """`tables` maps a locale to its entries, as read from JSON (strings or plural objects)."""
+    def __init__(self, tables: Mapping[str, Mapping[str, Any]], default: str = FALLBACK_LOCALE) -> None:
+        """`tables` maps a locale to its entries, as read from JSON (strings or plural objects).
+
+        `default` is the owner's `DEFAULT_LOCALE`: the language for a member whose own has no
+        catalog. English stays the last resort for a key the default's catalog lacks."""
         if FALLBACK_LOCALE not in tables:
             raise ValueError(f"the catalog needs {FALLBACK_LOCALE}")
+        self.default = default
         self._tables: dict[str, dict[str, Entry]] = {}
         for locale, table in tables.items():
             entries = ((key, _entry(value, f"{locale}:{key}")) for key, value in table.items())
             self._tables[locale] = {str(key): entry for key, entry in entries if entry is not None}
 
     @classmethod
-    def load(cls, extra_dirs: Iterable[Path] = ()) -> Catalog:
+    def load(cls, extra_dirs: Iterable[Path] = (), default: str = FALLBACK_LOCALE) -> Catalog:
         tables: dict[str, dict[str, Any]] = {}
         for directory in (BUILTIN_DIR, *extra_dirs):
             if not directory.is_dir():
@@ -84,7 +88,11 @@ class Catalog:
                     log.warning("Skipping message catalog %s: not a JSON object", path)
                     continue
                 _merge(tables.setdefault(path.stem, {}), table)
-        return cls(tables)
+        if default not in tables:
+            log.warning(
+                "DEFAULT_LOCALE %s has no message catalog; falling back to %s", default, FALLBACK_LOCALE
+            )
+        return cls(tables, default)
 
     @property
     def locales(self) -> list[str]:
@@ -100,7 +108,7 @@ class Catalog:
 
     def text(self, key: str, locale: str | None = None, /, **params: Any) -> str:
         """The text for `key` in the closest locale available, formatted with `params`."""
-        for found_in, entry in self._candidates(key, locale or FALLBACK_LOCALE):
+        for found_in, entry in self._candidates(key, locale or self.default):
             template = entry if isinstance(entry, str) else self._form(key, entry, found_in, params)
             if template is not None:
                 return template.format_map(_KeepMissing(params))
@@ -108,12 +116,17 @@ class Catalog:
         return key
 
     def _candidates(self, key: str, locale: str) -> Iterator[tuple[str, Entry]]:
-        """Every entry for `key`, closest first: this locale, its language, then English."""
-        language = locale.split("-")[0]
-        same_language = (other for other in self._tables if other.split("-")[0] == language)
-        for other in dict.fromkeys((locale, *same_language, FALLBACK_LOCALE)):
+        """Every entry for `key`, closest first: this locale, its language, the owner's default
+        (with its language), then English."""
+        order = [*self._language_of(locale), *self._language_of(self.default), FALLBACK_LOCALE]
+        for other in dict.fromkeys(order):
             if (entry := self._tables.get(other, {}).get(key)) is not None:
                 yield other, entry
+
+    def _language_of(self, locale: str) -> list[str]:
+        """`locale`, then the other catalogs of its language (en-GB finds en-US, zh-TW zh-CN)."""
+        language = locale.split("-")[0]
+        return [locale, *(other for other in sorted(self._tables) if other.split("-")[0] == language)]
 
     def _form(self, key: str, entry: Plural, locale: str, params: Mapping[str, Any]) -> str | None:
         # The plural rule is the language the text is written in, not the member's: an English

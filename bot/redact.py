@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from bot.log_format import JsonFormatter
+
 MASK = "***"
 
 # Names a credential goes by, in a query string, a form, JSON or a header dump (case does not matter).
@@ -113,12 +115,24 @@ class RedactingFormatter(logging.Formatter):
         return self.redactor(super().format(record))
 
 
-def setup_logging(level: str, redactor: Redactor) -> None:
+class _NoVoiceWarnings(logging.Filter):
+    """discord.py warns at every start that its optional voice libraries (PyNaCl, davey) are
+    missing; the bot has no voice features, so the two lines only alarm owners."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
+
+
+def setup_logging(level: str, redactor: Redactor, log_format: str = "text") -> None:
     """Send every logger, discord.py's included, through one redacting stderr handler."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter(redactor, "{asctime} {levelname:<7} {name}: {message}", "%Y-%m-%d %H:%M:%S")
-    )
+    handler.addFilter(_NoVoiceWarnings())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(redactor))
+    else:
+        handler.setFormatter(
+            RedactingFormatter(redactor, "{asctime} {levelname:<7} {name}: {message}", "%Y-%m-%d %H:%M:%S")
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -44,6 +44,7 @@ from bot.providers.base import (
 from bot.relays import RelayPool, qualify_task, split_task
 from bot.request import Derivation, Exchange, Note, SourceImage
 from bot.routing import MAIN_RELAY, ModelRoute
+from bot.translate import PromptTranslator
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Delivery:
     conversation: tuple[Exchange, ...] = ()
     # What the pictures cost, in the owner's unit; None when no price is known.
     cost: Cost | None = None
+    used_prompt: str = ""  # the prompt as the model rewrote it, where it says
 
 
 class ImageService:
@@ -115,6 +117,7 @@ class ImageService:
     ) -> None:
         """`providers`: main's adapter of each format; `relays`: every relay's, for fallback."""
         self.settings = settings
+        self.translator = PromptTranslator.from_settings(settings, http)
         self.providers = providers
         self.directory = directory
         self.http = http
@@ -129,8 +132,7 @@ class ImageService:
         name = (model or self.settings.default_model).strip()
         route = self.directory.route(name)
         if route is None:
-            known = ", ".join(r.name for r in self.directory.configured())
-            raise UnknownModel(name, model=name, models=known)
+            raise UnknownModel(name, model=name, models=self.directory.listing())
         provider = self.providers.get(route.format)
         if provider is None:
             raise FormatNotAvailable(name, model=name, format=route.format)
@@ -213,7 +215,9 @@ class ImageService:
             raise UnsupportedOption(model=name, option="aspect_ratio", value=aspect_ratio, allowed=allowed)
         if count > caps.max_count:
             allowed = "1" if caps.max_count == 1 else f"1–{caps.max_count}"
-            raise UnsupportedOption(model=name, option="count", value=str(count), allowed=allowed)
+            raise UnsupportedOption(
+                model=name, option="count", value=str(count), allowed=allowed, limit=caps.max_count
+            )
         notes: list[Note] = []
         if size and size not in caps.sizes:
             if caps.sizes:
@@ -308,6 +312,11 @@ class ImageService:
         provider = self.providers[plan.route.format]
         caps = provider.capabilities(plan.route.name)
         notes = list(plan.notes)
+        english = ""
+        if caps.english_prompts and self.translator is not None and request.prompt:
+            translation = await self.translator.english(request.prompt)
+            request, english = replace(request, prompt=translation.prompt), translation.english
+            notes.extend([translation.note] if translation.note else [])
         if request.count == 1 or caps.native_count:
             served = [await self._picture(plan.route, request, progress)]
         else:
@@ -330,7 +339,9 @@ class ImageService:
         for relay in dict.fromkeys(relay for _, relay in served):
             if relay != plan.route.relays[0]:
                 notes.append(Note("note.served_by_relay", {"relay": relay}))
-        return await self._deliver(plan, results, max_file_bytes, started, notes)
+        delivery = await self._deliver(plan, results, max_file_bytes, started, notes)
+        # The card shows the member's words and, beside them, the English the model was given.
+        return replace(delivery, used_prompt=english) if english else delivery
 
     async def _picture(
         self, route: ModelRoute, request: GenerateRequest, progress: ProgressCallback | None
@@ -422,6 +433,7 @@ class ImageService:
             originals=tuple(originals),
             conversation=first.conversation if len(results) == 1 else (),
             cost=cost,
+            used_prompt=first.used_prompt,
         )
 
 

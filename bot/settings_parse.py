@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.settings_hints import base_url_shape
 from bot.settings_spec import CAP_EXAMPLE, NUMBER_KINDS, Kind, Setting
 
 DISCORD_ID = re.compile(r"\d{15,21}")
@@ -51,6 +52,10 @@ class Parser:
                 return self.ids(setting.name, raw)
             case Kind.LIMITS:
                 return self.limits(setting.name, raw)
+            case Kind.NOTES:
+                return self.notes(setting.name, raw)
+            case Kind.CHAT_MODEL:
+                return self.chat_model(setting.name, raw)
             case Kind.SWITCH:
                 return self.switch(setting, raw)
             case Kind.PRICES:
@@ -114,19 +119,12 @@ class Parser:
     def base_url(self, name: str, raw: str) -> str:
         if not raw:
             return ""
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            self.problems.append(
-                f"{name} must be an http(s) URL such as https://api.example.com, got '{raw}'"
-            )
-            return raw
-        if parts.query or parts.fragment:
-            self.problems.append(
-                f"{name} must not carry a query or fragment: put the key in the matching _API_KEY"
-            )
-        # Owners often paste the URL with the version path the relay's docs show; the bot adds it itself.
-        path = re.sub(r"/(v1|v1beta|v1alpha)/?$", "", parts.path.rstrip("/"))
-        return f"{parts.scheme}://{parts.netloc}{path}"
+        # Owners often paste the URL with the version path (or a whole endpoint) their relay's docs
+        # show; the bot adds those itself (bot.settings_hints).
+        shape = base_url_shape(name, raw)
+        if shape.problem:
+            self.problems.append(shape.problem)
+        return shape.base
 
     def guild_id(self, name: str, raw: str) -> int | None:
         if not raw:
@@ -160,6 +158,29 @@ class Parser:
                 continue
             limits[key.strip()] = int(value)
         return limits
+
+    def notes(self, name: str, raw: str) -> dict[str, str]:
+        """`model=words` pairs separated by semicolons (the words may hold commas)."""
+        notes: dict[str, str] = {}
+        for part in (p.strip() for p in raw.split(";")):
+            if not part:
+                continue
+            model, _, words = part.partition("=")
+            if not model.strip() or not words.strip():
+                self.problems.append(f"{name} entries must look like model=what it is good at, got '{part}'")
+                continue
+            notes[model.strip()] = words.strip()
+        return notes
+
+    def chat_model(self, name: str, raw: str) -> str:
+        """A model name, written like a MODELS entry; it is reached through chat completions."""
+        model, _, api_format = raw.partition("=")
+        if api_format.strip() and api_format.strip() != "openai-chat":
+            self.problems.append(
+                f"{name} is called through chat completions: write '{model.strip()}' or "
+                f"'{model.strip()}=openai-chat', not '={api_format.strip()}'"
+            )
+        return model.strip()
 
     def prices(self, name: str, raw: str) -> dict[str, float]:
         """`model=price` or `model:variant=price` (a quality or size), comma-separated."""

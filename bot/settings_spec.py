@@ -18,6 +18,7 @@ from bot.providers.registry import task_format
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MODEL = "gemini-2.5-flash-image"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 # Interaction tokens live 15 minutes; an upstream call must end well before that.
 MAX_REQUEST_TIMEOUT = 840.0
 MEGABYTE = 1024 * 1024
@@ -41,6 +42,8 @@ class Kind(Enum):
     GUILD_ID = "a server id"
     IDS = "comma-separated Discord ids"
     LIMITS = "comma-separated format_or_model=N caps"
+    NOTES = "semicolon-separated model=words notes"
+    CHAT_MODEL = "a chat model, `name` or `name=openai-chat`"
     MODELS = "comma-separated models"
     RELAYS = "comma-separated relay names"
     AMOUNT = "an amount"
@@ -80,7 +83,7 @@ class Setting:
                 return Path(value)
             case Kind.IDS:
                 return frozenset(value)
-            case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS:
+            case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS | Kind.NOTES:
                 return dict(value)
         return value
 
@@ -131,11 +134,32 @@ GENERAL: tuple[Setting, ...] = (
         custom=True,
     ),
     Setting(
+        "MODEL_NOTES",
+        "model_notes",
+        Kind.NOTES,
+        (),
+        "what each model is good at, shown in /models: `model=words; other-model=words`",
+    ),
+    Setting(
+        "PROMPT_TRANSLATE_MODEL",
+        "prompt_translate_model",
+        Kind.CHAT_MODEL,
+        "",
+        "a chat model that translates non-English prompts for Midjourney first (off when empty)",
+    ),
+    Setting(
         "DEV_GUILD_ID",
         "dev_guild_id",
         Kind.GUILD_ID,
         None,
         "a server the commands are copied to and synced at start-up",
+    ),
+    Setting(
+        "DEFAULT_LOCALE",
+        "default_locale",
+        Kind.TEXT,
+        "en-US",
+        "the language of replies to members whose Discord language has no catalog (a Discord locale code)",
     ),
     Setting(
         "LOG_LEVEL",
@@ -144,6 +168,30 @@ GENERAL: tuple[Setting, ...] = (
         "INFO",
         "how much the bot logs; keys and tokens are always masked",
         choices=LOG_LEVELS,
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "log_format",
+        Kind.CHOICE,
+        "text",
+        "text, or json: one JSON object per line (with the job id where there is one)",
+        choices=LOG_FORMATS,
+    ),
+    Setting(
+        "HEALTH_PORT",
+        "health_port",
+        Kind.WHOLE,
+        0,
+        "a port for /healthz and /metrics over HTTP (0: no health server)",
+        low=0,
+        high=65535,
+    ),
+    Setting(
+        "HEALTH_HOST",
+        "health_host",
+        Kind.TEXT,
+        "127.0.0.1",
+        "the address the health server listens on (0.0.0.0 in a container)",
     ),
     Setting(
         "REQUEST_TIMEOUT",
@@ -514,6 +562,6 @@ def declared(prefixes: Iterable[str]) -> tuple[Setting, ...]:
 def default(name: str) -> Any:
     """The Settings field default for one variable: its declared default in the attribute's unit."""
     setting = _BY_NAME[name]
-    if setting.kind in (Kind.LIMITS, Kind.PRICES, Kind.ROLE_AMOUNTS):
+    if setting.kind in (Kind.LIMITS, Kind.PRICES, Kind.ROLE_AMOUNTS, Kind.NOTES):
         return field(default_factory=dict)
     return setting.attribute_value(setting.default)

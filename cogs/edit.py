@@ -14,11 +14,11 @@ from bot.ui.flow import (
     generate,
     message_sources,
     model_autocomplete,
+    ratio_autocomplete,
     require_pictures,
 )
 from bot.ui.prompt_modal import PromptModal
 from bot.ui.translator import text as _
-from cogs.imagine import RATIO_CHOICES
 
 
 class Edit(commands.Cog):
@@ -47,8 +47,7 @@ class Edit(commands.Cog):
         model=_("cmd.imagine.model"),
         aspect_ratio=_("cmd.edit.aspect_ratio"),
     )
-    @app_commands.choices(aspect_ratio=RATIO_CHOICES)
-    @app_commands.autocomplete(model=model_autocomplete)
+    @app_commands.autocomplete(model=model_autocomplete, aspect_ratio=ratio_autocomplete)
     async def edit(
         self,
         interaction: discord.Interaction[BananaBot],
@@ -75,8 +74,7 @@ class Edit(commands.Cog):
         model=_("cmd.imagine.model"),
         aspect_ratio=_("cmd.edit.aspect_ratio"),
     )
-    @app_commands.choices(aspect_ratio=RATIO_CHOICES)
-    @app_commands.autocomplete(model=model_autocomplete)
+    @app_commands.autocomplete(model=model_autocomplete, aspect_ratio=ratio_autocomplete)
     async def blend(
         self,
         interaction: discord.Interaction[BananaBot],

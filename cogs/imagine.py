@@ -7,12 +7,11 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from bot.providers.base import ALL_RATIOS, Kind
+from bot.providers.base import Kind
 from bot.ui.client import BananaBot
-from bot.ui.flow import MAX_PROMPT, generate, model_autocomplete
+from bot.ui.flow import MAX_PROMPT, generate, model_autocomplete, ratio_autocomplete
 from bot.ui.translator import text as _
 
-RATIO_CHOICES = [Choice(name=_(f"choice.ratio.{r}"), value=r) for r in ALL_RATIOS]
 SIZE_CHOICES = [Choice(name=_(f"choice.size.{s}"), value=s) for s in ("1K", "2K", "4K")]
 
 
@@ -28,8 +27,10 @@ class Imagine(commands.Cog):
         size=_("cmd.imagine.size"),
         count=_("cmd.imagine.count"),
     )
-    @app_commands.choices(aspect_ratio=RATIO_CHOICES, size=SIZE_CHOICES)
-    @app_commands.autocomplete(model=model_autocomplete)
+    @app_commands.choices(size=SIZE_CHOICES)
+    # The shapes offered follow the model picked: a list of every ratio would offer 1:8 to models
+    # that refuse it.
+    @app_commands.autocomplete(model=model_autocomplete, aspect_ratio=ratio_autocomplete)
     async def imagine(
         self,
         interaction: discord.Interaction[BananaBot],

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.balance import Balance
 from bot.i18n import Catalog
-from bot.jobs.admission import Usage, duration
+from bot.jobs.admission import Usage
 from bot.pricing import money
 from bot.relays import BreakerState, RelayStatus
 from bot.ui.buttons import CancelButton
@@ -44,9 +44,14 @@ class Jobs(commands.Cog):
         )
         done = sum(m.done for m in state.models)
         failed = sum(m.failed for m in state.models)
-        if done + failed:
-            rate = round(100 * done / (done + failed))
+        refused = sum(m.refused for m in state.models)
+        if done + failed + refused:
+            # The rate is the service's: a safety block or a request the model cannot take is not
+            # the service failing.
+            rate = round(100 * done / (done + failed)) if done + failed else 100
             value = catalog.text("status.success_value", locale, done=done, failed=failed, rate=rate)
+            if refused:
+                value += "\n" + catalog.text("status.refused_value", locale, refused=refused)
         else:
             value = catalog.text("status.none", locale)
         embed.add_field(name=catalog.text("status.success", locale), value=value, inline=False)
@@ -119,7 +124,6 @@ def relay_line(relay: RelayStatus, catalog: Catalog, locale: str) -> str:
 
 
 def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
-    hours = duration(usage.resets_in)
     embed = discord.Embed(title=catalog.text("usage.title", locale), colour=BANANA_YELLOW)
     lines = []
     if usage.exempt:
@@ -127,7 +131,7 @@ def usage_embed(usage: Usage, catalog: Catalog, locale: str) -> discord.Embed:
         lines.append(catalog.text("usage.exempt", locale))
     elif usage.limit:
         lines.append(catalog.text("usage.used", locale, used=usage.used, limit=usage.limit))
-        lines.append(catalog.text("usage.left", locale, left=usage.left, hours=hours))
+        lines.append(catalog.text("usage.left", locale, left=usage.left, reset_at=usage.resets_at))
     else:
         lines.append(catalog.text("usage.used_unlimited", locale, used=usage.used))
     if usage.cooldown and not usage.exempt:

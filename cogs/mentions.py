@@ -13,12 +13,13 @@ import re
 import discord
 from discord.ext import commands
 
-from bot.i18n import FALLBACK_LOCALE
+from bot.errors import MentionWithoutWords
 from bot.request import Derivation, GenerateRequest, Kind, Parent, SourceImage
 from bot.ui.client import BananaBot
 from bot.ui.flow import message_sources
+from bot.ui.sink import mention_error_seconds
 from bot.ui.tree import error_text, log_error
-from bot.ui.who import message_member, message_origin
+from bot.ui.who import guild_locale, message_member, message_origin
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,20 @@ class Mentions(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or me not in message.mentions:
             return
-        locale = message.guild.preferred_locale.value if message.guild else FALLBACK_LOCALE
+        # A mention is read by the whole channel: it speaks the server's language, else the owner's
+        # DEFAULT_LOCALE.
+        locale = guild_locale(message) or self.bot.catalog.default
         try:
             await self._run(message, me, locale)
         except Exception as exc:
             log_error("mention", exc)
             try:
-                await message.reply(error_text(exc, self.bot.catalog, locale), mention_author=False)
+                # Public, so short-lived; a reply that does not ping (AllowedMentions.none()).
+                await message.reply(
+                    error_text(exc, self.bot.catalog, locale),
+                    mention_author=False,
+                    delete_after=mention_error_seconds(),
+                )
             except discord.HTTPException as send_error:
                 log.warning("Could not answer a mention (%s %s)", send_error.status, send_error.code)
 
@@ -50,6 +58,8 @@ class Mentions(commands.Cog):
             sources = await self._pictures(message, me)
             kind = Kind.IMAGINE if not sources else Kind.EDIT if len(sources) == 1 else Kind.BLEND
             request = GenerateRequest(prompt, "", kind=kind, sources=tuple(sources))
+        if not prompt and (request.sources or request.parent):
+            raise MentionWithoutWords(name=me.display_name)
         jobs = self.bot.jobs
         job = await jobs.accept(request, message_origin(message, locale), member)  # allowlists, limits
         # The answer is a reply that comes later; typing shows the bot is on it meanwhile (a courtesy:

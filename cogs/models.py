@@ -1,4 +1,5 @@
-"""/models: the image models members can use here, with each one's format and abilities."""
+"""/models: the image models members can use here, with the owner's note on each (MODEL_NOTES)
+and what each can do, in the member's words."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ FIELD_LIMIT = 1024
 
 
 def abilities(caps: Capabilities, catalog: Catalog, locale: str) -> str:
-    parts = [catalog.text("ability.text", locale)]
+    """What a member can do with a model, in their words: pictures in and out, shapes, sizes."""
+    parts = []
     if caps.max_input_images:
         parts.append(catalog.text("ability.inputs", locale, count=caps.max_input_images))
     else:
@@ -29,10 +31,15 @@ def abilities(caps: Capabilities, catalog: Catalog, locale: str) -> str:
         parts.append(catalog.text("ability.grid", locale))
     elif caps.max_count > 1:
         parts.append(catalog.text("ability.count", locale, count=caps.max_count))
-    if caps.sizes:
+    if caps.exact_ratios:
+        parts.append(catalog.text("ability.fixed_shapes", locale))
+    else:
+        parts.append(catalog.text("ability.ratios", locale, count=len(caps.aspect_ratios)))
+    if caps.size_is_quality:
+        parts.append(catalog.text("ability.quality", locale))
+    elif caps.sizes:
         parts.append(catalog.text("ability.sizes", locale, sizes="/".join(caps.sizes)))
-    parts.append(catalog.text("ability.ratios", locale, count=len(caps.aspect_ratios)))
-    return ", ".join(parts)
+    return " · ".join(parts)
 
 
 class Models(commands.Cog):
@@ -55,24 +62,25 @@ class Models(commands.Cog):
             ("models.discovered", directory.discovered()),
         ):
             name = catalog.text(heading, locale)
-            for chunk in _chunks(self._lines(routes, locale)):
+            # The relay's models are known by name only: what they can do is inferred from it.
+            guessed = heading == "models.discovered"
+            for chunk in _chunks(self._lines(routes, locale, guessed=guessed)):
                 embed.add_field(name=name, value=chunk, inline=False)
                 name = "\u200b"  # continuation fields carry no heading
         await interaction.edit_original_response(embed=embed)
 
-    def _lines(self, routes: list[ModelRoute], locale: str) -> list[str]:
-        catalog = self.bot.catalog
+    def _lines(self, routes: list[ModelRoute], locale: str, *, guessed: bool) -> list[str]:
+        catalog, notes = self.bot.catalog, self.bot.settings.model_notes
         lines = []
         for route in routes[:MAX_LINES]:
             caps = self.bot.images.capabilities(route.name)
-            line = catalog.text(
-                "models.line",
-                locale,
-                model=f"`{route.name}`",
-                format=route.format,
-                abilities=abilities(caps, catalog, locale),
-            )
-            lines.append(f"• {line}")
+            head = f"• `{route.name}`"
+            if route.name in notes:
+                head += f" — {notes[route.name]}"
+            can = abilities(caps, catalog, locale)
+            if guessed:
+                can += " " + catalog.text("models.guessed", locale)
+            lines.append(f"{head}\n\u2003{can}")
         if len(routes) > MAX_LINES:
             lines.append(catalog.text("models.more", locale, count=len(routes) - MAX_LINES))
         return lines

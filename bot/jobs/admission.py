@@ -29,7 +29,7 @@ DAY = 86400.0
 class Usage:
     used: int
     limit: int
-    resets_in: float
+    resets_at: int  # epoch seconds: the next UTC midnight
     exempt: bool
     cooldown: float
     guild_used: int | None = None
@@ -93,19 +93,22 @@ class Admission:
             last = await board.store.last_request(member.user_id)
             last = max([t for t in (last, *times) if t is not None], default=None)
             if last is not None and now - last < settings.user_cooldown:
-                raise Cooldown(seconds=str(math.ceil(settings.user_cooldown - (now - last))))
+                # A moment, not a count: Discord shows it in each member's own language and zone.
+                raise Cooldown(retry_at=math.ceil(last + settings.user_cooldown))
         day_start = now - now % DAY
-        hours = duration(day_start + DAY - now)
+        reset_at = int(day_start + DAY)
         if settings.user_daily_limit:
             used = await board.store.units_since(day_start, user_id=member.user_id)
             used += sum(j.units for j in pending if j.origin.user_id == member.user_id)
             if used + units > settings.user_daily_limit:
-                raise DailyLimitReached(used=used, limit=settings.user_daily_limit, hours=hours)
+                raise DailyLimitReached(used=used, limit=settings.user_daily_limit, reset_at=reset_at)
         if settings.guild_daily_limit and member.guild_id is not None:
             used = await board.store.units_since(day_start, guild_id=member.guild_id)
             used += sum(j.units for j in pending if j.origin.guild_id == member.guild_id)
             if used + units > settings.guild_daily_limit:
-                raise DailyLimitReached(used=used, limit=settings.guild_daily_limit, hours=hours, guild=True)
+                raise DailyLimitReached(
+                    used=used, limit=settings.guild_daily_limit, reset_at=reset_at, guild=True
+                )
         if estimate:
             await self.budgets.check(
                 member,
@@ -130,7 +133,7 @@ class Admission:
         usage = Usage(
             used,
             settings.user_daily_limit,
-            day_start + DAY - now,
+            int(day_start + DAY),
             is_exempt(settings, member),
             settings.user_cooldown,
             spend=spend,
@@ -147,9 +150,3 @@ class Admission:
             guild_models=tuple(await board.store.spend_by_model(member.guild_id, month.start)),
             top_spenders=tuple(await board.store.top_spenders(member.guild_id, month.start)),
         )
-
-
-def duration(seconds: float) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -254,10 +254,16 @@ class JobEngine:
     async def usage(self, member: Member, *, with_guild: bool) -> Usage:
         return await self.admission.usage(member, with_guild=with_guild)
 
+    def load(self) -> tuple[int, int]:
+        """Jobs waiting (or having their pictures fetched) and jobs running, now; no journal read."""
+        board = self.board
+        waiting = sum(1 for a in board.active.values() if a.phase in (Phase.PREPARING, Phase.WAITING))
+        return waiting, board.running
+
     async def status(self) -> EngineStatus:
         board = self.board
         stats = await self.store.model_stats(self.clock() - STATS_WINDOW)
-        waiting = sum(1 for a in board.active.values() if a.phase in (Phase.PREPARING, Phase.WAITING))
+        waiting, _ = self.load()
         return EngineStatus(
             board.running,
             waiting,

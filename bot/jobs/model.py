@@ -38,6 +38,14 @@ class Origin:
     token: str | None = field(default=None, repr=False)  # the interaction's; None for mentions
     token_expires_at: float | None = None  # epoch seconds
     reply_to: int | None = None  # the member's message a mention answers
+    # The server's chosen language (Discord's guild_locale; None when the server chose none):
+    # what a post in the channel speaks.
+    guild_locale: str | None = None
+
+    @property
+    def channel_locale(self) -> str:
+        """The language of what the bot posts in the channel, where the whole server reads it."""
+        return self.guild_locale or self.locale
 
     def token_usable(self, now: float, margin: float = 30.0) -> bool:
         return bool(self.token) and self.token_expires_at is not None and now < self.token_expires_at - margin

@@ -27,6 +27,8 @@ from bot.jobs.model import Job, JobStatus
 from bot.jobs.queue import Entry
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import StoredResult
+from bot.log_format import CURRENT_JOB
+from bot.metrics import METRICS
 from bot.notices import Notice, NoticeKind
 from bot.providers.base import Progress
 from bot.service import Delivery, Lineage, Plan
@@ -80,6 +82,7 @@ class Runner:
 
     async def _execute(self, active: Active) -> None:
         job = active.job
+        CURRENT_JOB.set(job.id)  # this task's log lines name the job (LOG_FORMAT=json)
         try:
             await self._start(job)
             delivery = await self._generate(active)
@@ -177,6 +180,7 @@ class Runner:
         cost = delivery.cost.amount if delivery.cost is not None else None
         await board.store.set_result(job, stored_result(delivery), board.now(), cost)
         log.info("Job %d done in %.1f s", job.id, delivery.seconds)
+        METRICS.job_ended("done", job.model, delivery.seconds)
 
     async def deliver(self, active: Active, delivery: Delivery) -> None:
         board, job = self.board, active.job
@@ -194,6 +198,7 @@ class Runner:
             # The result's message, so a reply to it or a menu on it finds this job again.
             shown = {"message_id": message_id} if message_id else {}
             await self._journal(job, delivered_at=board.now(), **shown)
+            METRICS.pictures_delivered(len(delivery.images))
         finally:
             board.forget(active)
 
@@ -214,6 +219,7 @@ class Runner:
             log.log(level, "Job %d ended in %s: %s", job.id, type(error).__name__, error)
         else:
             log.error("Job %d failed unexpectedly", job.id, exc_info=error)
+        METRICS.job_ended("failed", job.model)
         await self.end(active, JobStatus.FAILED, forget=False, error=type(error).__name__)
         self._tell_owner(job, error)
         try:
@@ -231,6 +237,7 @@ class Runner:
     async def cancelled(self, active: Active) -> None:
         job = active.job
         log.info("Job %d cancelled by user %s", job.id, job.cancelled_by)
+        METRICS.job_ended("cancelled", job.model)
         await self.end(active, JobStatus.CANCELLED, forget=False, cancelled_by=job.cancelled_by)
         try:
             await self._tell(active, lambda sink: sink.cancelled(job))

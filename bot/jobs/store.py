@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.errors import outcome_of
 from bot.jobs.model import Job, JobStatus, Origin
 from bot.request import GenerateRequest, Note
 from bot.storage import Database
@@ -40,8 +41,9 @@ UPDATABLE = frozenset(
 class ModelStats:
     model: str
     done: int
-    failed: int
+    failed: int  # the service's (or the bot's) failures
     median_seconds: float | None
+    refused: int = 0  # stopped by a safety filter or by the member's own request: not failures
 
 
 @dataclass(frozen=True)
@@ -298,21 +300,21 @@ class SqliteJobStore:
     async def model_stats(self, since: float) -> list[ModelStats]:
         """Per model: jobs done and failed since `since`, and the median run time of those done."""
         async with self.conn.execute(
-            "SELECT model, status, started_at, finished_at FROM jobs WHERE finished_at >= ?"
+            "SELECT model, status, error, started_at, finished_at FROM jobs WHERE finished_at >= ?"
             " AND status IN (?, ?)",
             (since, JobStatus.DONE.value, JobStatus.FAILED.value),
         ) as cursor:
             rows = await cursor.fetchall()
         by_model: dict[str, tuple[list[float], list[int]]] = {}
         for row in rows:
-            times, failed = by_model.setdefault(row["model"], ([], [0]))
+            times, ends = by_model.setdefault(row["model"], ([], [0, 0]))  # failed, refused
             if row["status"] == JobStatus.FAILED.value:
-                failed[0] += 1
+                ends[0 if outcome_of(row["error"]) == "failure" else 1] += 1
             elif row["started_at"] is not None:
                 times.append(row["finished_at"] - row["started_at"])
         return [
-            ModelStats(model, len(times), failed[0], statistics.median(times) if times else None)
-            for model, (times, failed) in sorted(by_model.items())
+            ModelStats(model, len(times), ends[0], statistics.median(times) if times else None, ends[1])
+            for model, (times, ends) in sorted(by_model.items())
         ]
 
 

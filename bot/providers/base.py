@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Self
 
-from bot.errors import UpstreamError
+from bot.errors import ResultDownloadFailed, UpstreamError
 from bot.http import HttpClient
 from bot.imaging import decode_base64, sniff
 from bot.pricing import TokenUsage
@@ -52,7 +52,7 @@ class Action:
 @dataclass(frozen=True)
 class GenerationResult:
     images: tuple[GeneratedImage, ...]
-    text: str = ""
+    text: str = ""  # what the model said beside its pictures
     task_id: str | None = None
     actions: tuple[Action, ...] = ()
     # A conversational format's turn as sent and received, for the next edit to send back (Gemini).
@@ -62,6 +62,8 @@ class GenerationResult:
     history: tuple[Exchange, ...] = ()
     # The tokens the call reports it used, where the API says (for what the picture cost).
     usage: TokenUsage | None = None
+    # The prompt as the model rewrote it before drawing (GPT image models' revised_prompt).
+    used_prompt: str = ""
 
     @property
     def conversation(self) -> tuple[Exchange, ...]:
@@ -99,6 +101,7 @@ class Capabilities:
     exact_ratios: tuple[str, ...] = ()
     size_is_quality: bool = False  # True: fixed pixel sizes; 2K/4K ask for the best quality instead
     grid: bool = False  # True: every answer is one grid of pictures with follow-up buttons
+    english_prompts: bool = False  # True: reads English best (PROMPT_TRANSLATE_MODEL translates first)
     # Input budgets in raw bytes. The defaults are Gemini's inline limits (7 MB an image, 20 MB a
     # request, both counted after base64), which also suit the JSON bodies of chat and Midjourney.
     max_image_bytes: int = 7 * 1024 * 1024 * 3 // 4
@@ -174,6 +177,7 @@ class ImageProvider(ABC):
         Signed result URLs expire, so they are downloaded at once rather than posted as links.
         """
         images: list[GeneratedImage] = []
+        unreachable = 0
         for url in dict.fromkeys(urls):
             if url.startswith("data:"):
                 data = decode_base64(url)
@@ -184,12 +188,16 @@ class ImageProvider(ABC):
                     )
                 except UpstreamError as exc:
                     log.warning("Could not download a result image: %s", type(exc).__name__)
+                    unreachable += 1
                     continue
             mime = sniff(data) if data else None
             if data and mime:
                 images.append(GeneratedImage(data, mime))
             else:
                 log.info("A result reference was not an image; skipped")
+        if not images and unreachable:
+            # The model made a picture: the service did not hand it over (a dead or expired link).
+            raise ResultDownloadFailed(f"{unreachable} result link(s) could not be downloaded")
         return images
 
 

@@ -77,6 +77,7 @@ def capabilities(model: str) -> Capabilities:
         blend_images=(2, 5),
         prompt_required_for_blend=False,
         grid=True,
+        english_prompts=True,
     )
 
 

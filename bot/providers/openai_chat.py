@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from bot.errors import ContentBlocked, NoImageReturned, UpstreamBadResponse
+from bot.errors import ContentBlocked, NoImageReturned, ResultDownloadFailed, UpstreamBadResponse
 from bot.http import ErrorInfo, classify_error, looks_like_safety_refusal, status_for_code
 from bot.providers.base import (
     COMMON_RATIOS,
@@ -109,6 +109,15 @@ def _parse_stream(text: str) -> tuple[list[str], str]:
     return list(dict.fromkeys(refs + image_refs_in_text(said))), said
 
 
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_URL = re.compile(r"\b(?:https?|data):[^\s)\]>\"']+")
+
+
+def without_links(said: str) -> str:
+    """The model's words without Markdown pictures and links: members never see a relay's URLs."""
+    return _URL.sub("", _MARKDOWN_IMAGE.sub("", said))
+
+
 def _image_list_refs(items: Any) -> list[str]:
     refs: list[str] = []
     for item in items if isinstance(items, list) else []:
@@ -152,7 +161,11 @@ class OpenAIChatProvider(ImageProvider):
         images = await self.fetch_images(refs)
         if images:
             return GenerationResult(tuple(images))
-        tail = self.http.redact(" ".join(said.split()))[-_SAID_TAIL:]
+        if refs:
+            # The model did make a picture; its link is what failed. Its words and the relay's URL
+            # would only mislead.
+            raise ResultDownloadFailed(f"{len(refs)} result link(s) gave no picture")
+        tail = self.http.redact(" ".join(without_links(said).split()))[-_SAID_TAIL:]
         if looks_like_safety_refusal(said):
             raise ContentBlocked("refusal in the chat answer", reason_key="block.policy")
         raise NoImageReturned("TEXT_ONLY", said=tail)

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import NoImageReturned, UpstreamBadResponse, UpstreamRejectedRequest
+from bot.errors import NoImageReturned, ResultDownloadFailed, UpstreamBadResponse, UpstreamRejectedRequest
 from bot.http import ErrorInfo, HttpResponse, classify_error, status_for_code
 from bot.imaging import decode_base64, extension, sniff
 from bot.pricing import TokenUsage
@@ -227,9 +227,12 @@ class OpenAIImagesProvider(ImageProvider):
         data = response.json()
         images, urls, text = parse_answer(data)
         images += await self.fetch_images(urls)
+        if not images and urls:
+            raise ResultDownloadFailed(f"{len(urls)} result link(s) gave no picture")
         if not images:
             raise NoImageReturned("no usable image in data", said="")
-        return GenerationResult(tuple(images), self.http.redact(text), usage=token_usage(data))
+        # GPT image models may rewrite the prompt: it is the prompt the model used, not a reply.
+        return GenerationResult(tuple(images), used_prompt=self.http.redact(text), usage=token_usage(data))
 
     async def _edit(self, request: GenerateRequest, count: int) -> HttpResponse:
         url = f"{self.endpoint.base_url}/v1/images/edits"

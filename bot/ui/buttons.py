@@ -82,7 +82,8 @@ class ActionButton(GuardedButton, discord.ui.DynamicItem[discord.ui.Button], tem
         if stored is None:
             raise TaskExpired(f"no stored action {self.action_id}")
         if interaction.client.images.action_needs_prompt(stored.model, stored.action.custom_id):
-            await interaction.response.send_modal(ActionPromptModal(stored, interaction.client))
+            modal = ActionPromptModal(stored, interaction.client, interaction.locale.value)
+            await interaction.response.send_modal(modal)
             return
         await run_action(interaction, stored, None)
 
@@ -90,11 +91,14 @@ class ActionButton(GuardedButton, discord.ui.DynamicItem[discord.ui.Button], tem
 class ActionPromptModal(GuardedModal):
     """Asks for the words a follow-up action needs (a custom zoom's prompt)."""
 
-    def __init__(self, stored: StoredAction, bot: BananaBot) -> None:
-        super().__init__(title=bot.catalog.text("actions.zoom_title"), custom_id=f"bb:zoom:{stored.id}")
+    def __init__(self, stored: StoredAction, bot: BananaBot, locale: str) -> None:
+        title = bot.catalog.text("actions.zoom_title", locale)
+        super().__init__(title=title, custom_id=f"bb:zoom:{stored.id}")
         self.stored = stored
         self.prompt: discord.ui.TextInput[ActionPromptModal] = discord.ui.TextInput(
-            label=bot.catalog.text("actions.zoom_label"), style=discord.TextStyle.paragraph, max_length=4000
+            label=bot.catalog.text("actions.zoom_label", locale),
+            style=discord.TextStyle.paragraph,
+            max_length=4000,
         )
         self.add_item(self.prompt)
 
@@ -106,7 +110,7 @@ async def run_action(
     interaction: discord.Interaction[BananaBot], stored: StoredAction, prompt: str | None
 ) -> None:
     bot = interaction.client
-    label = stored.action.label or stored.action.emoji
+    label = native_label(bot, stored.action.label, interaction.locale.value) or stored.action.emoji
     caption = bot.catalog.text("actions.from", interaction.locale.value, label=label)
     follow_up = FollowUp(stored.task_id, stored.action.custom_id, caption)
     request = GenerateRequest(prompt or "", stored.model, kind=Kind.ACTION, follow_up=follow_up)
@@ -123,10 +127,35 @@ async def run_action(
     await run_job(interaction, request)
 
 
-async def task_buttons(bot: BananaBot, delivery: Delivery) -> list[ActionButton]:
+# Midjourney's own button labels the catalog translates (`mj.<key>`); others (U1, V2, a label this
+# table does not know yet) are shown as Midjourney wrote them.
+NATIVE_LABELS = {
+    "Vary (Strong)": "vary_strong",
+    "Vary (Subtle)": "vary_subtle",
+    "Vary (Region)": "vary_region",
+    "Zoom Out 2x": "zoom_2x",
+    "Zoom Out 1.5x": "zoom_1_5x",
+    "Custom Zoom": "custom_zoom",
+    "Make Square": "make_square",
+    "Upscale (Subtle)": "upscale_subtle",
+    "Upscale (Creative)": "upscale_creative",
+    "Redo Upscale (Subtle)": "redo_upscale_subtle",
+    "Redo Upscale (Creative)": "redo_upscale_creative",
+}
+
+
+def native_label(bot: BananaBot, label: str, locale: str) -> str:
+    key = NATIVE_LABELS.get(label)
+    return bot.catalog.text(f"mj.{key}", locale) if key else label
+
+
+async def task_buttons(bot: BananaBot, delivery: Delivery, locale: str) -> list[ActionButton]:
     """A task API's own follow-up buttons on its result (none when it offers none)."""
     actions = delivery.actions[:MAX_BUTTONS]
     if not actions or delivery.task_id is None:
         return []
     ids = await bot.actions.add(delivery.plan.route.name, delivery.task_id, actions)
-    return [ActionButton(i, a.label, a.emoji) for i, a in zip(ids, actions, strict=True)]
+    return [
+        ActionButton(i, native_label(bot, a.label, locale), a.emoji)
+        for i, a in zip(ids, actions, strict=True)
+    ]

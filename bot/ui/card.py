@@ -14,6 +14,7 @@ from bot.ui.render import BANANA_YELLOW, clip
 
 # Stable ids of the card's parts, so tests and later edits can find each one.
 PROMPT_ID, FACTS_ID, SAID_ID, NOTES_ID, LINEAGE_ID, GALLERY_ID, HEADING_ID = 1, 2, 3, 4, 5, 6, 7
+USED_PROMPT_ID = 8
 # Discord allows 4000 characters of text displays in a message; the prompt and the model's words
 # share what the facts leave.
 PROMPT_CHARS = 1500
@@ -55,7 +56,14 @@ def result_card(
     if delivery.text:
         said = clip(discord.utils.escape_markdown(delivery.text), SAID_CHARS)
         label = catalog.text("embed.model_said", locale)
-        card.add_item(discord.ui.TextDisplay(f"**{label}:** {said}", id=SAID_ID))
+        card.add_item(
+            discord.ui.TextDisplay(catalog.text("embed.labelled", locale, label=label, text=said), id=SAID_ID)
+        )
+    if rewritten(request.prompt, delivery.used_prompt):
+        used = clip(discord.utils.escape_markdown(delivery.used_prompt), SAID_CHARS)
+        label = catalog.text("embed.prompt_used", locale)
+        shown = catalog.text("embed.labelled", locale, label=label, text=used)
+        card.add_item(discord.ui.TextDisplay(shown, id=USED_PROMPT_ID))
     if delivery.notes:
         notes = " ".join(catalog.text(n.key, locale, **n.params) for n in delivery.notes)
         card.add_item(discord.ui.TextDisplay(f"-# {notes}", id=NOTES_ID))
@@ -77,6 +85,15 @@ def result_card(
     return view, files
 
 
+def rewritten(prompt: str, used: str) -> bool:
+    """Whether the model drew from other words than the member's (not just case, spaces, a full stop)."""
+
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(".。!！ ")
+
+    return bool(used.strip()) and plain(used) != plain(prompt)
+
+
 def facts(job: Job, delivery: Delivery, catalog: Catalog, locale: str) -> str:
     request = delivery.plan.request
     parts = [
@@ -90,6 +107,9 @@ def facts(job: Job, delivery: Delivery, catalog: Catalog, locale: str) -> str:
         parts.append((catalog.text("embed.size", locale), request.size))
     seconds = catalog.text("embed.seconds", locale, seconds=f"{delivery.seconds:.1f}")
     parts.append((catalog.text("embed.time", locale), seconds))
-    facts_line = " · ".join(f"{name}: {value}" for name, value in parts)
+    # "Name: value" with the language's own colon (Chinese writes a full-width one).
+    facts_line = " · ".join(
+        catalog.text("embed.fact", locale, name=name, value=value) for name, value in parts
+    )
     who = catalog.text("embed.requested_by", locale, name=job.origin.user_name)
     return f"{facts_line} · {discord.utils.escape_markdown(who)}"

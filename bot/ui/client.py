@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -15,11 +16,13 @@ from bot import __version__
 from bot.balance import BalanceWatcher
 from bot.config import Settings
 from bot.directory import ModelDirectory
+from bot.health import Health, HealthServer
 from bot.http import HttpClient, RetryPolicy
 from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
 from bot.jobs.files import JobFiles
 from bot.jobs.state import JobSink
+from bot.metrics import METRICS
 from bot.netguard import GuardedResolver, NetGuard, trusted_hosts
 from bot.notices import Notice, OwnerNotices, render
 from bot.providers.registry import build_relays
@@ -27,8 +30,9 @@ from bot.redact import Redactor
 from bot.relays import RelayPool
 from bot.routing import MAIN_RELAY
 from bot.service import ImageService
-from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore
+from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore, data_dir_problem
 from bot.stores import open_stores
+from bot.ui.hints import startup_hints, sync_error
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -42,6 +46,7 @@ EXTENSIONS = (
     "cogs.actions",
     "cogs.jobs",
     "cogs.history",
+    "cogs.help",
 )
 
 
@@ -54,6 +59,17 @@ def use_discord_endpoints(api_url: str | None, gateway_url: str | None) -> None:
         discord.http.Route.BASE = api_url
     if gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def _counted(send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await send(*args, **kwargs)
+        except discord.HTTPException as exc:
+            METRICS.discord_error(exc.status)
+            raise
+
+    return counted
 
 
 class BananaBot(commands.Bot):
@@ -79,7 +95,7 @@ class BananaBot(commands.Bot):
         self.serve = serve  # False: log in for REST work only (`sync`); no jobs are run or resumed
         self.retry_policy = retry_policy
         self.redactor = Redactor(settings.secrets)
-        self.catalog = Catalog.load([settings.data_dir / "locales"])
+        self.catalog = Catalog.load([settings.data_dir / "locales"], settings.default_locale)
         self.session: aiohttp.ClientSession | None = None
         self.db = Database(settings.data_dir / DB_NAME)  # the journal, unless DATABASE_URL names another
         self.actions: ActionStore = SqliteActionStore(self.db)
@@ -92,6 +108,9 @@ class BananaBot(commands.Bot):
         self._jobs: JobEngine | None = None
         self._job_sink: JobSink | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._hints: asyncio.Task[None] | None = None
+        self._health: HealthServer | None = None
+        self._count_discord_errors()
 
     @property
     def images(self) -> ImageService:
@@ -144,11 +163,21 @@ class BananaBot(commands.Bot):
             # Jobs the last run left in the journal resume now; their answers need only REST.
             await self._jobs.start()
             self._balances.start()
+            if settings.health_port:
+                jobs = self._jobs
+                METRICS.watch_load(lambda: jobs.load()[0], lambda: jobs.load()[1])
+                self._health = HealthServer(settings.health_host, settings.health_port, self.health, METRICS)
+                await self._health.start()
         if self.auto_sync and self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("Synced %d commands to the development server %s", len(synced), guild.id)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                # A hint, not a reason to stop: the global commands may serve meanwhile.
+                log.warning("DEV_GUILD_ID: %s", sync_error(exc, guild.id, self.application_id))
+            else:
+                log.info("Synced %d commands to the development server %s", len(synced), guild.id)
 
     def attach_job_sink(self, sink: JobSink) -> None:
         """Where jobs are shown; the cog that speaks Discord for the engine sets it when it loads."""
@@ -167,9 +196,30 @@ class BananaBot(commands.Bot):
         channel = self.get_partial_messageable(self.settings.owner_log_channel)
         await channel.send(render(notice, self.catalog), allowed_mentions=discord.AllowedMentions.none())
 
+    def _count_discord_errors(self) -> None:
+        """Every error Discord's REST API answers, whoever made the call, counted for /metrics: the
+        client's own calls, and interaction responses and webhook edits, which discord.py sends
+        through its process-wide webhook adapter (wrapped once per process)."""
+        self.http.request = _counted(self.http.request)  # type: ignore[method-assign]
+        adapter = discord.webhook.async_.async_context.get()
+        if not getattr(adapter, "_bananabot_counted", False):
+            adapter.request = _counted(adapter.request)  # type: ignore[method-assign]
+            adapter._bananabot_counted = True  # type: ignore[attr-defined]
+
+    async def health(self) -> Health:
+        store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
+        waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
+        # No on_disconnect listener for this: discord.py dispatches that event even after close,
+        # when it can no longer schedule it. The socket itself says whether it is open.
+        connected = not self.is_closed() and self.ws is not None and self.ws.open
+        return Health(connected, store is None, waiting, running)
+
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("Logged in as %s (id %s), in %d servers", self.user, self.user.id, len(self.guilds))
+        if self.serve and self._hints is None:
+            # Once per process (on_ready comes again after a reconnect), in the background.
+            self._hints = asyncio.create_task(startup_hints(self), name="start-up-hints")
 
     async def close(self) -> None:
         # Idempotent and awaited to the end by every caller: a signal handler and `async with` may
@@ -183,6 +233,10 @@ class BananaBot(commands.Bot):
         await self.close()
 
     async def _close_everything(self) -> None:
+        if self._hints is not None and not self._hints.done():
+            self._hints.cancel()
+        if self._health is not None:
+            await self._health.close()
         try:
             if self._jobs is not None:
                 # New commands meanwhile get a short "restarting" answer: the gateway stays open.

@@ -7,7 +7,9 @@ from urllib.parse import unquote, urlsplit
 
 import discord
 
-from bot.errors import NoPictures
+from bot.directory import LISTED
+from bot.errors import BotError, NoPictures
+from bot.providers.base import COMMON_RATIOS
 from bot.request import GenerateRequest, Kind, SourceImage
 from bot.ui.client import BananaBot
 from bot.ui.who import member_of, origin_of
@@ -87,4 +89,22 @@ async def model_autocomplete(
     interaction: discord.Interaction[BananaBot], current: str
 ) -> list[discord.app_commands.Choice[str]]:
     routes = await interaction.client.images.directory.suggestions(current, wait=AUTOCOMPLETE_WAIT)
-    return [discord.app_commands.Choice(name=r.name, value=r.name) for r in routes[:25]]
+    return [discord.app_commands.Choice(name=r.name, value=r.name) for r in routes[:LISTED]]
+
+
+async def ratio_autocomplete(
+    interaction: discord.Interaction[BananaBot], current: str
+) -> list[discord.app_commands.Choice[str]]:
+    """The shapes the chosen model makes (the `model` option, else the default), named in the
+    member's language; the common ones while the model is not known."""
+    bot = interaction.client
+    try:
+        ratios = bot.images.capabilities(getattr(interaction.namespace, "model", None)).aspect_ratios
+    except BotError:
+        ratios = COMMON_RATIOS
+    locale, wanted = interaction.locale.value, current.strip().lower()
+    choices = [
+        discord.app_commands.Choice(name=bot.catalog.text(f"choice.ratio.{r}", locale), value=r)
+        for r in ratios
+    ]
+    return [c for c in choices if wanted in c.name.lower() or wanted in c.value][:LISTED]

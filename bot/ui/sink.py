@@ -26,6 +26,13 @@ log = logging.getLogger(__name__)
 _TOKEN_GONE = (401, 404)
 # Discord shows "typing…" for about 10 s after each call.
 TYPING_LASTS = 8
+# An error answering a mention is public: it goes away after this long (read at each use, so a
+# test can shorten it).
+MENTION_ERROR_SECONDS = 60.0
+
+
+def mention_error_seconds() -> float:
+    return MENTION_ERROR_SECONDS
 
 
 class DiscordSink:
@@ -74,7 +81,8 @@ class DiscordSink:
         self._typing.pop(job.id, None)
         self._previews.pop(job.id, None)
         origin = job.origin
-        buttons = await self._buttons(job, delivery)
+        # The buttons are labelled for whoever reads the card: the member, or the channel when late.
+        buttons = await self._buttons(job, delivery, origin.locale if is_live(job) else origin.channel_locale)
         if is_live(job):
             card, files = result_card(job, delivery, self.bot.catalog, origin.locale, buttons)
             try:
@@ -94,33 +102,37 @@ class DiscordSink:
                 )
         late = None
         if origin.token is not None:
-            late = self.bot.catalog.text("job.late", origin.locale, mention=f"<@{origin.user_id}>")
-        card, files = result_card(job, delivery, self.bot.catalog, origin.locale, buttons, heading=late)
+            late = self.bot.catalog.text("job.late", origin.channel_locale, mention=f"<@{origin.user_id}>")
+        card, files = result_card(
+            job, delivery, self.bot.catalog, origin.channel_locale, buttons, heading=late
+        )
         posted = await self._post(job, files=files, view=card)
         await self._settle_original(job)
         return posted.id
 
-    async def _buttons(self, job: Job, delivery: Delivery) -> list[discord.ui.Item[discord.ui.LayoutView]]:
+    async def _buttons(
+        self, job: Job, delivery: Delivery, locale: str
+    ) -> list[discord.ui.Item[discord.ui.LayoutView]]:
         # A task API's own buttons where it offers them (they act on its task), else the bot's.
-        native = await task_buttons(self.bot, delivery)
+        native = await task_buttons(self.bot, delivery, locale)
         if native:
             return list(native)
-        return list(result_buttons(self.bot, job, delivery, job.origin.locale))
+        return list(result_buttons(self.bot, job, delivery, locale))
 
     async def _settle_original(self, job: Job) -> None:
         """After a late post, take the progress text and Cancel button off the command's message."""
         if job.origin.token is None or job.message_id is None:
             return
         channel = self.bot.get_partial_messageable(job.origin.channel_id, guild_id=job.origin.guild_id)
-        text = self.bot.catalog.text("job.answered_below", job.origin.locale)
+        text = self.bot.catalog.text("job.answered_below", job.origin.channel_locale)
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(job.message_id).edit(content=text, embed=None, view=None)
 
     async def fail(self, job: Job, error: BaseException) -> None:
         self._typing.pop(job.id, None)
         self._previews.pop(job.id, None)
-        text = error_text(error, self.bot.catalog, job.origin.locale)
         if is_live(job):
+            text = error_text(error, self.bot.catalog, job.origin.locale)
             webhook = self._webhook(job)
             try:
                 # The public "thinking…" message would stay forever: remove it so the error is private.
@@ -133,12 +145,16 @@ class DiscordSink:
             else:
                 await webhook.send(text, ephemeral=True)
                 return
-        content = text
+        locale = job.origin.channel_locale
+        content = error_text(error, self.bot.catalog, locale)
         if job.origin.token is not None:
             content = self.bot.catalog.text(
-                "job.failed_for", job.origin.locale, mention=f"<@{job.origin.user_id}>", reason=text
+                "job.failed_for", locale, mention=f"<@{job.origin.user_id}>", reason=content
             )
-        await self._post(job, content=content)
+            await self._post(job, content=content)
+            return
+        # A mention's failure is a public reply: it does not stay in the channel.
+        await self._post(job, content=content, delete_after=mention_error_seconds())
 
     async def cancelled(self, job: Job) -> None:
         self._previews.pop(job.id, None)

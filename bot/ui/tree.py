@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -47,7 +48,8 @@ def error_text(error: BaseException, catalog: Catalog, locale: str) -> str:
     if isinstance(error, BotError):
         return render_error(error, catalog, locale)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return catalog.text("error.cooldown", locale, seconds=str(math.ceil(error.retry_after)))
+        retry_at = math.ceil(time.time() + error.retry_after)
+        return catalog.text("error.cooldown", locale, retry_at=retry_at)
     if isinstance(error, app_commands.CheckFailure):
         return catalog.text("error.not_allowed", locale)
     if isinstance(error, app_commands.TransformerError):

@@ -33,6 +33,7 @@ def origin_of(interaction: discord.Interaction) -> Origin:
         application_id=interaction.application_id,
         token=interaction.token,
         token_expires_at=interaction.expires_at.timestamp(),
+        guild_locale=chosen_locale(interaction.guild_locale),
     )
 
 
@@ -49,6 +50,23 @@ def message_member(message: discord.Message) -> Member:
     )
 
 
+# Discord reports en-US for every server that is not a Community server (only those can pick a
+# language), so en-US says nothing about the members: it is read as "not chosen".
+UNCHOSEN_GUILD_LOCALE = "en-US"
+
+
+def chosen_locale(locale: discord.Locale | None) -> str | None:
+    """A server's preferred language if its owners chose one; None for Discord's default."""
+    if locale is None or locale.value == UNCHOSEN_GUILD_LOCALE:
+        return None
+    return locale.value
+
+
+def guild_locale(message: discord.Message) -> str | None:
+    """The server's chosen language, for what the bot says in its channels (None: not chosen)."""
+    return chosen_locale(message.guild.preferred_locale) if message.guild else None
+
+
 def message_origin(message: discord.Message, locale: str) -> Origin:
     author = message.author
     limit = message.guild.filesize_limit if message.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
@@ -61,6 +79,7 @@ def message_origin(message: discord.Message, locale: str) -> Origin:
         locale=locale,
         upload_limit=limit,
         reply_to=message.id,
+        guild_locale=locale,
     )
 
 

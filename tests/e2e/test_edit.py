@@ -114,7 +114,7 @@ async def test_too_many_pictures_for_the_model_is_refused_before_any_download(
     files = {f"image{i + 1}": discord_fake.attachment(f"p{i}.png", png()) for i in range(4)}
     sent = await command(discord_fake, "blend", **files, model="gemini-2.5-flash-image", prompt="mix")
     assert await private_error(discord_fake, sent) == (
-        "gemini-2.5-flash-image takes at most 3 images, and this request has 4."
+        "gemini-2.5-flash-image takes at most 3 pictures, and you gave 4. Remove some, or pick a model that takes more."
     )
     assert discord_fake.callback(sent).payload["data"]["flags"] == EPHEMERAL  # type: ignore[union-attr]
     assert not [c for c in discord_fake.calls if c.path.startswith("/cdn/")] and not relay.calls
@@ -340,6 +340,6 @@ async def test_blend_menu_on_one_picture_is_refused_before_the_form(
     _, callback = await open_menu(discord_fake, "Blend images", message)
     assert callback.payload["type"] == 4 and callback.payload["data"]["flags"] == EPHEMERAL
     assert callback.payload["data"]["content"] == (
-        "gemini-2.5-flash-image blends 2 to 5 images, and this request has 1."
+        "gemini-2.5-flash-image blends 2 to 5 pictures, and you gave 1. Give it 2 to 5, or pick another model."
     )
     assert not [c for c in discord_fake.calls if c.path.startswith("/cdn/")] and not relay.calls

@@ -348,7 +348,9 @@ async def test_midjourney_takes_one_grid_only(
 ) -> None:
     await start_multi()
     sent = await imagine(discord_fake, prompt="a koi", model="midjourney", count=2)
-    assert await private_error(discord_fake, sent) == "midjourney does not take count 2. It takes: 1."
+    assert await private_error(discord_fake, sent) == (
+        "You asked for 2 pictures, but midjourney makes 1 picture per command. Ask for fewer, or pick another model."
+    )
     assert not relay.calls
 
 
@@ -452,11 +454,11 @@ async def test_autocomplete_without_a_model_list_endpoint(
     assert took < 1.0
 
 
-async def test_models_command_lists_formats_and_abilities(
+async def test_models_command_speaks_to_members(
     start_multi, discord_fake: FakeDiscord, relay: FakeRelay
 ) -> None:
     relay.model_list = ["gemini-3-pro-image-preview", "text-embedding-3-small"]
-    await start_multi()
+    await start_multi(model_notes={"gemini-2.5-flash-image": "quick edits of your photos"})
     sent = await discord_fake.send_interaction(discord_fake.slash("models"))
     final = await discord_fake.wait_final(sent)
     callback = discord_fake.callback(sent)
@@ -464,21 +466,26 @@ async def test_models_command_lists_formats_and_abilities(
     (embed,) = final.payload["embeds"]
     assert embed["description"] == "Default: gemini-2.5-flash-image"
     configured, discovered = embed["fields"]
-    lines = configured["value"].splitlines()
-    assert lines[0] == (
-        "• `gemini-2.5-flash-image` · gemini · text to picture, up to 3 input pictures, up to 4 per command, "
-        "10 aspect ratios"
+    entries = configured["value"].split("\n• ")
+    assert entries[0] == (
+        "• `gemini-2.5-flash-image` — quick edits of your photos\n\u2003works from up to 3 of your pictures · "
+        "up to 4 pictures per command · 10 shapes"
     )
-    assert lines[1] == (
-        "• `gpt-image-1` · openai-images · text to picture, up to 16 input pictures, up to 4 per command, "
-        "sizes 1K/2K/4K, 10 aspect ratios"
+    # A model of three fixed shapes with sizes that are qualities is described as such.
+    assert entries[1] == (
+        "`gpt-image-1`\n\u2003works from up to 16 of your pictures · up to 4 pictures per command · "
+        "square, landscape or portrait only · standard or best quality (size 2K or 4K picks the best)"
     )
-    assert lines[5] == (
-        "• `midjourney` · midjourney · text to picture, up to 5 input pictures, one 2×2 grid with buttons, "
-        "14 aspect ratios"
+    assert entries[5] == (
+        "`midjourney`\n\u2003works from up to 5 of your pictures · 4 pictures at once as a 2×2 grid, with "
+        "buttons to pick one · 14 shapes"
+    )
+    assert "openai-images" not in json.dumps(embed) and "· gemini ·" not in json.dumps(embed), (
+        "no format jargon"
     )
     assert discovered["name"] == "Also offered by the image service"
-    assert discovered["value"].startswith("• `gemini-3-pro-image-preview` · gemini · ")
+    assert discovered["value"].startswith("• `gemini-3-pro-image-preview`\n")
+    assert discovered["value"].endswith("(guessed from its name)")
     assert "text-embedding" not in json.dumps(embed)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -417,13 +418,25 @@ async def test_daily_limit_counts_pictures_not_failures_and_resets_the_next_day(
     await wait_result(discord_fake, await imagine(discord_fake, "two"))
     refused = await imagine(discord_fake, "three")
     text = await private_error(discord_fake, refused)
-    assert text.startswith("You've made your 2 pictures for today (2 used). Your limit resets in ")
+    midnight = next_midnight(text)
+    assert text == (
+        f"You've made your 2 pictures for today (2 used). Your limit resets <t:{midnight}:R>, at <t:{midnight}:t>."
+    )
     other = await imagine(discord_fake, "bob's", BOB)
     await wait_result(discord_fake, other)
 
     real = bot.jobs.clock
     bot.jobs.clock = lambda: real() + 86400
     await wait_result(discord_fake, await imagine(discord_fake, "tomorrow"))
+
+
+def next_midnight(text: str) -> int:
+    """The reset time a text shows as a Discord timestamp: the next UTC midnight."""
+    found = re.search(r"<t:(\d+):R>", text)
+    assert found, text
+    stamp = int(found[1])
+    assert stamp % 86400 == 0 and 0 < stamp - time.time() <= 86400
+    return stamp
 
 
 async def test_server_limit_and_admin_exemption(
@@ -433,7 +446,11 @@ async def test_server_limit_and_admin_exemption(
     await wait_result(discord_fake, await imagine(discord_fake, "one"))
     await wait_result(discord_fake, await imagine(discord_fake, "two", BOB))
     text = await private_error(discord_fake, await imagine(discord_fake, "three"))
-    assert text.startswith("This server has made its 2 pictures for today. The limit resets in ")
+    midnight = next_midnight(text)
+    assert (
+        text
+        == f"This server has made its 2 pictures for today. The limit resets <t:{midnight}:R>, at <t:{midnight}:t>."
+    )
     await wait_result(discord_fake, await imagine(discord_fake, "admin", CAROL))
 
 
@@ -456,10 +473,9 @@ async def test_cooldown_between_commands(start_bot, discord_fake: FakeDiscord, r
     await start_bot(user_cooldown=60)
     await wait_result(discord_fake, await imagine(discord_fake, "one"))
     text = await private_error(discord_fake, await imagine(discord_fake, "two"))
-    assert text in (
-        "You're going a bit fast. Try again in 60 s.",
-        "You're going a bit fast. Try again in 59 s.",
-    )
+    # A Discord timestamp: each client shows "in a minute" in its own language.
+    found = re.fullmatch(r"You're going a bit fast\. Try again <t:(\d+):R>\.", text)
+    assert found and 0 < int(found[1]) - time.time() <= 61
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -534,7 +550,8 @@ async def test_usage_for_a_member_and_for_a_manager(
     (embed,) = reply["embeds"]
     assert embed["title"] == "Your usage today"
     assert embed["description"].splitlines()[0] == "Used: 1 of 5"
-    assert embed["description"].splitlines()[1].startswith("Left: 4 · resets in ")
+    left = embed["description"].splitlines()[1]
+    assert left == f"Left: 4 · resets <t:{next_midnight(left)}:R>"
     # The picture cost its reported 1290 output tokens at the list's $30 per million.
     assert embed["fields"] == [
         {"name": "Spending", "value": "Today: 0.0387 USD\nThis month: 0.0387 USD", "inline": False}
@@ -571,7 +588,7 @@ async def test_status_shows_the_queue_and_each_models_record(
     (embed,) = (await answer(discord_fake, sent))["embeds"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Queue"] == "0 running of 4 · 0 waiting"
-    assert fields["Last 24 h"] == "1 done, 1 failed (50% success)"
+    assert fields["Last 24 h"] == "1 done, 1 failed on the image service's side (50% success)"
     line = fields["Median time per model (24 h)"]
     assert line.startswith("gemini-2.5-flash-image: ") and line.endswith(" s over 1 picture")
     assert json.dumps(embed).count("gemini") == 1

@@ -171,7 +171,10 @@ async def test_a_picture_without_words_asks_for_them(
     await start_bot()
     message = post(discord_fake, MENTION, attachments=[discord_fake.attachment("a.png", png())])
     answer = await reply_to(discord_fake, message)
-    assert answer.payload["content"].startswith("Your prompt is empty.")
+    assert (
+        answer.payload["content"]
+        == "Say what to do with the picture after the mention, for example: @bananabot make it night"
+    )
 
 
 async def test_messages_that_do_not_mention_the_bot_or_come_from_bots_are_ignored(

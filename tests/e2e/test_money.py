@@ -73,6 +73,7 @@ async def test_the_owners_prices_win_and_the_progress_shows_the_estimate(
     await done(discord_fake, sent)
     fields = await usage_of(discord_fake, ALICE)
     assert fields["Spending"].splitlines() == ["Today: 1.00 USD", "This month: 1.00 USD"]
+    assert (await status_fields(discord_fake))["Spent this month"] == "1.00 USD"
 
 
 async def test_gpt_image_usage_is_priced_at_the_lists_token_rates(
@@ -215,8 +216,8 @@ async def test_a_budget_reached_and_a_refused_key_are_told_to_the_owner_once_eac
     await until(lambda: len(owner_posts(discord_fake)) == 2)
     budget, key = owner_posts(discord_fake)
     assert re.fullmatch(
-        rf"💸 The daily budget of <@{ALICE['id']}> is used up: jobs that would pass it are refused "
-        r"until it renews <t:\d+:R>\.",
+        rf"💸 The daily budget of <@{ALICE['id']}> is reached: a job that would pass it was refused, "
+        r"and others like it will be until it renews <t:\d+:R>\.",
         budget,
     ), budget
     assert key.startswith("🔑 The image service refused the bot's API key (on gemini-2.5-flash-image).")

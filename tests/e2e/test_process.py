@@ -19,7 +19,18 @@ from tests.fakes.discord import APP_ID, FakeDiscord
 from tests.fakes.relay import FakeRelay
 
 GUILD = "123456789012345678"
-COMMANDS = ["imagine", "edit", "blend", "models", "usage", "status", "history", "Edit image", "Blend images"]
+COMMANDS = [
+    "imagine",
+    "edit",
+    "blend",
+    "models",
+    "usage",
+    "status",
+    "history",
+    "help",
+    "Edit image",
+    "Blend images",
+]
 
 
 def environment(discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -152,14 +163,14 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     locales = tmp_path / "data" / "locales"
     locales.mkdir(parents=True)
     (locales / "zh-CN.json").write_text(
-        json.dumps({"cmd.imagine.description": "用文字生成图片", "choice.ratio.16:9": "16:9 宽屏"}),
+        json.dumps({"cmd.imagine.description": "用文字生成图片"}),
         encoding="utf-8",
     )
     code, out, err = await finish(await spawn(environment(discord_fake, relay, tmp_path), tmp_path, "sync"))
     assert code == 0, err
     assert out.strip() == (
-        "Synced 9 commands to all servers (global): /imagine, /edit, /blend, /models, /usage, /status, /history, "
-        "Edit image, Blend images"
+        "Synced 10 commands to all servers (global): /imagine, /edit, /blend, /models, /usage, /status, /history, "
+        "/help, Edit image, Blend images"
     )
     assert not discord_fake.identified.is_set(), "sync must not connect to the gateway"
     (put,) = [c for c in discord_fake.calls if c.method == "PUT"]
@@ -174,13 +185,13 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
     assert options["prompt"]["required"] is True
     assert (options["prompt"]["min_length"], options["prompt"]["max_length"]) == (1, 4000)
     assert options["model"]["autocomplete"] is True
-    ratios = options["aspect_ratio"]["choices"]
-    assert [c["value"] for c in ratios][:3] == ["1:1", "2:3", "3:2"] and len(ratios) == 14
+    # The shapes follow the model picked: offered by autocomplete, not as one fixed list.
+    assert options["aspect_ratio"]["autocomplete"] is True and "choices" not in options["aspect_ratio"]
     assert {
-        "name": "16:9 widescreen",
-        "value": "16:9",
-        "name_localizations": {"zh-CN": "16:9 宽屏"},
-    } in ratios
+        "name": "1K (about 1024 px)",
+        "value": "1K",
+        "name_localizations": {"zh-CN": "1K（约 1024 像素）"},
+    } in options["size"]["choices"]
     assert [c["value"] for c in options["size"]["choices"]] == ["1K", "2K", "4K"]
     assert all(1 <= len(o["description"]) <= 100 for o in command["options"])
 
@@ -191,8 +202,8 @@ async def test_sync_registers_the_commands_globally_without_the_gateway(
         (
             ("--guild", GUILD),
             COMMANDS,
-            f"Synced 9 commands to server {GUILD}: /imagine, /edit, /blend, /models, /usage, /status, /history, "
-            "Edit image, Blend images",
+            f"Synced 10 commands to server {GUILD}: /imagine, /edit, /blend, /models, /usage, /status, /history, "
+            "/help, Edit image, Blend images",
         ),
         (("--guild", GUILD, "--clear"), [], f"Synced 0 commands to server {GUILD}: none"),
     ],

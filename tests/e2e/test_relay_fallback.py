@@ -200,3 +200,28 @@ async def test_a_midjourney_task_on_the_backup_is_followed_there_after_a_restart
     assert images_of(final)
     assert len(backup.calls_to("/mj/submit/")) == 1, "followed by its id on the backup, not sent again"
     assert relay.calls_to("/mj/task/") == []
+
+
+async def test_a_picture_the_relay_cannot_hand_over_moves_to_the_backup(
+    start_two, discord_fake: FakeDiscord, relay: FakeRelay, backup: FakeRelay
+) -> None:
+    await start_two()
+    relay.linked_url = f"{relay.base_url}/files/missing-1.png"  # a dead link
+    relay.queue("links_to")
+    notes = await served(discord_fake, await imagine(discord_fake, prompt="a lighthouse"))
+    assert relay.calls_to("/files/missing-1.png"), "the link was tried"
+    assert len(backup.generate_calls()) == 1 and notes is not None and MOVED_NOTE in notes
+
+
+async def test_a_dead_picture_link_says_so_and_shows_no_link(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    await start_bot()
+    relay.linked_url = f"{relay.base_url}/files/missing-1.png"
+    relay.queue("links_to")
+    error = await private_error(discord_fake, await imagine(discord_fake, prompt="a lighthouse"))
+    assert error == (
+        "The model made a picture, but the bot could not download it from the image service. "
+        "Please try again."
+    )
+    assert "http" not in error

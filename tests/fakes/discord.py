@@ -42,6 +42,7 @@ from tests.fakes.discord_payloads import (
     PLAIN_PERMISSIONS,
     PayloadBuilder,
     created_at,
+    guild_object,
     message_object,
     snowflake,
     user,
@@ -88,10 +89,14 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         r.add_delete("/api/v10/webhooks/{app}/{token}/messages/{mid}", self._delete_message)
         r.add_put("/api/v10/applications/{app}/commands", self._bulk_overwrite)
         r.add_put("/api/v10/applications/{app}/guilds/{gid}/commands", self._bulk_overwrite)
+        r.add_get("/api/v10/applications/{app}/commands", self._registered)
+        r.add_get("/api/v10/applications/{app}/guilds/{gid}/commands", self._registered)
+        r.add_get("/api/v10/users/@me/guilds", self._my_guilds)
         r.add_post("/api/v10/channels/{cid}/messages", self._channel_send)
         r.add_post("/api/v10/channels/{cid}/typing", self._typing)
         r.add_get("/api/v10/channels/{cid}/messages/{mid}", self._channel_message)
         r.add_patch("/api/v10/channels/{cid}/messages/{mid}", self._channel_edit)
+        r.add_delete("/api/v10/channels/{cid}/messages/{mid}", self._channel_delete)
         r.add_get("/cdn/{name}", self._cdn)
         r.add_route("*", "/{tail:.*}", self._unknown)
         self.calls: list[Call] = []
@@ -106,6 +111,12 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         self.ready = asyncio.Event()
         self.reject_token: str | None = None
         self.sync_delay = 0.0
+        # The servers the bot is in (GET /users/@me/guilds), and servers whose commands it may not
+        # touch (403 Missing Access, 50001: not in them, or invited without applications.commands).
+        self.guilds: list[dict[str, Any]] = []
+        self.missing_access: set[str] = set()
+        # True: the gateway refuses every new connection (after `drop_gateway`).
+        self.gateway_down = False
         # Messages members posted, by id, for GET /channels/{cid}/messages/{mid}.
         self.channel_messages: dict[str, dict[str, Any]] = {}
         self.bot_posts: list[dict[str, Any]] = []  # what the bot posted in channels, as Discord stored it
@@ -146,7 +157,15 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
 
     # --- gateway ----------------------------------------------------------------------------------
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def drop_gateway(self) -> None:
+        """Discord's gateway goes away: the connection closes and new ones are refused."""
+        self.gateway_down = True
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=1011)
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:
+            return web.Response(status=503)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._ws = ws
@@ -178,6 +197,13 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         assert self._ws is not None, "no bot is connected to the gateway"
         self._seq += 1
         await self._ws.send_str(json.dumps({"op": 0, "s": self._seq, "t": event, "d": data}))
+
+    async def set_guild_locale(self, preferred_locale: str) -> None:
+        """The server's preferred language: sent as GUILD_CREATE (what mentions read) and carried
+        by every later interaction as `guild_locale`. The bot reads events in order, so a message
+        sent after this is read with the server known."""
+        self.guild_locale = preferred_locale
+        await self.dispatch("GUILD_CREATE", guild_object(preferred_locale))
 
     async def send_interaction(self, payload: dict[str, Any]) -> SentInteraction:
         sent = SentInteraction(payload, time.monotonic())
@@ -298,9 +324,22 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         del self.messages[token][message["id"]]
         return web.Response(status=204)
 
+    async def _registered(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
+        scope = request.match_info.get("gid", "global")
+        if scope in self.missing_access:
+            return _json({"message": "Missing Access", "code": 50001}, 403)
+        return _json(self.commands.get(scope, []))
+
+    async def _my_guilds(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
+        return _json(self.guilds)
+
     async def _bulk_overwrite(self, request: web.Request) -> web.Response:
         payload, _ = await read_body(request)
         await self._record(Call("PUT", request.path, dict(request.query), dict(request.headers), payload))
+        if request.match_info.get("gid") in self.missing_access:
+            return _json({"message": "Missing Access", "code": 50001}, 403)
         await asyncio.sleep(self.sync_delay)
         scope = request.match_info.get("gid", "global")
         echoed = [
@@ -352,6 +391,12 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
             return _json(self._edit(found, call.payload, call.files))
         except Refused as refused:
             return self._refuse(call, refused)
+
+    async def _channel_delete(self, request: web.Request) -> web.Response:
+        await self._record(Call("DELETE", request.path, dict(request.query), dict(request.headers), None))
+        if self.channel_messages.pop(request.match_info["mid"], None) is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        return web.Response(status=204)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         """A member posts `message` in the channel (MESSAGE_CREATE)."""

@@ -81,8 +81,36 @@ def _options(options: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def guild_object(preferred_locale: str, guild_id: str = GUILD_ID) -> dict[str, Any]:
+    """The server as GUILD_CREATE describes it: its preferred language and the one text channel."""
+    return {
+        "id": guild_id,
+        "name": "Banana Land",
+        "icon": None,
+        "owner_id": OWNER["id"],
+        "preferred_locale": preferred_locale,
+        "features": [],
+        "roles": [{"id": guild_id, "name": "@everyone", "permissions": PLAIN_PERMISSIONS, "position": 0}],
+        "emojis": [],
+        "stickers": [],
+        "channels": [
+            {"id": CHANNEL_ID, "type": 0, "name": "general", "position": 0, "permission_overwrites": []}
+        ],
+        "threads": [],
+        "members": [],
+        "member_count": 2,
+        "premium_tier": 0,
+        "unavailable": False,
+        "large": False,
+        "joined_at": "2024-01-01T00:00:00+00:00",
+    }
+
+
 class PayloadBuilder:
     """The interaction payloads a member's client makes Discord send."""
+
+    # The server's preferred language, as interactions carry it (`guild_locale`).
+    guild_locale = "en-US"
 
     def add_cdn_file(self, name: str, data: bytes, content_type: str = "image/png") -> str:
         raise NotImplementedError
@@ -93,6 +121,7 @@ class PayloadBuilder:
         data: dict[str, Any],
         *,
         locale: str = "en-US",
+        guild_locale: str | None = None,
         member: dict[str, Any] | None = None,
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
         message: dict[str, Any] | None = None,
@@ -122,7 +151,7 @@ class PayloadBuilder:
             },
             "app_permissions": MEMBER_PERMISSIONS,
             "locale": locale,
-            "guild_locale": "en-US",
+            "guild_locale": guild_locale or self.guild_locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": guild_id},
             "context": 0,

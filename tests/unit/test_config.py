@@ -42,7 +42,7 @@ def test_defaults() -> None:
     [
         (
             {"API_KEY": "sk-abcdef123456"},
-            "DISCORD_TOKEN is not set: copy .env.example to .env and fill it in",
+            "DISCORD_TOKEN is not set and there is no .env in /nonexistent: copy .env.example to .env",
         ),
         (
             {"DISCORD_TOKEN": TOKEN},
@@ -91,7 +91,6 @@ def test_malformed_token_is_never_echoed() -> None:
     [
         ("https://relay.example.com/", "https://relay.example.com"),
         ("https://relay.example.com/v1", "https://relay.example.com"),
-        ("https://relay.example.com/v1beta/", "https://relay.example.com"),
         ("https://relay.example.com/proxy/gemini", "https://relay.example.com/proxy/gemini"),
     ],
 )
@@ -158,7 +157,7 @@ def test_process_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     result = run_bot({"DEV_GUILD_ID": "abc"}, tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "DISCORD_TOKEN is not set: copy .env.example to .env and fill it in",
+        f"DISCORD_TOKEN is not set and there is no .env in {tmp_path}: copy .env.example to .env and fill it in",
         "API_KEY is not set: put the key of your API relay (or your Gemini API key) in .env",
         "DEV_GUILD_ID must be a server id (15 to 21 digits), got 'abc'",
     ]
@@ -184,8 +183,11 @@ def test_process_reports_an_unusable_data_dir(tmp_path: Path) -> None:
 
 def test_env_example_is_a_valid_configuration_once_filled_in() -> None:
     example = Path(__file__).resolve().parents[2] / ".env.example"
-    s = Settings.from_env(GOOD, example)
+    # Filled in means the base URL too: the relay's, or Google's.
+    s = Settings.from_env({**GOOD, "API_BASE_URL": "https://generativelanguage.googleapis.com"}, example)
     assert s.api_base_url == "https://generativelanguage.googleapis.com"
+    relay = Settings.from_env({**GOOD, "API_BASE_URL": "https://api.relay.test/v1"}, example)
+    assert (relay.api_base_url, relay.gemini_auth) == ("https://api.relay.test", GeminiAuth.BEARER)
     assert [m.name for m in s.models] == [
         "gemini-2.5-flash-image",
         "gemini-3-pro-image-preview",
@@ -457,3 +459,81 @@ def test_process_names_a_database_that_is_not_one(tmp_path: Path) -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"DATA_DIR '{data}': its database {data / 'bananabot.db'} cannot be opened (")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://relay.example.com/v1/chat/completions", "https://relay.example.com"),
+        ("https://relay.example.com/v1beta", "https://relay.example.com"),
+        ("https://relay.example.com/v1beta/models", "https://relay.example.com"),
+        ("https://relay.example.com/proxy/v1/images/generations", "https://relay.example.com/proxy"),
+    ],
+)
+def test_a_pasted_endpoint_is_refused_with_the_base_to_use(url: str, base: str) -> None:
+    (problem,) = problems({**GOOD, "API_BASE_URL": url})
+    assert problem.startswith("API_BASE_URL is an endpoint, not a base URL: the bot adds '/v1")
+    assert problem.endswith(f"set API_BASE_URL={base}")
+
+
+def test_the_token_message_says_whether_env_is_missing_or_the_value_is_empty(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DISCORD_TOKEN=\nAPI_KEY=sk-file-key-123\n")
+    (empty,) = _problems_with(env_file)
+    assert empty.startswith(f"DISCORD_TOKEN is empty in {env_file}: paste the bot token")
+    env_file.write_text("API_KEY=sk-file-key-123\n")
+    (absent,) = _problems_with(env_file)
+    assert absent == f"DISCORD_TOKEN is missing from {env_file}: add a line DISCORD_TOKEN=<your bot token>"
+
+
+def _problems_with(env_file: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({}, env_file)
+    return info.value.problems
+
+
+def test_sync_and_the_command_line_need_only_what_they_use() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}, Path("/nonexistent/.env"), needs_api=False)
+    assert Settings.from_env({"API_KEY": "sk-abcdef123456"}, Path("/nonexistent/.env"), needs_token=False)
+
+
+def test_a_close_typo_in_env_is_named_with_the_setting_it_looks_like(tmp_path: Path) -> None:
+    from bot.config import SETTINGS
+    from bot.settings_hints import unknown_keys
+
+    keys = ["MAX_CONCURENT_JOBS", "DISCORD_TOKEN", "API_KEYS", "EDITOR", "lowercase_thing"]
+    assert unknown_keys(keys, [s.name for s in SETTINGS]) == [
+        "MAX_CONCURENT_JOBS in .env is not a bananabot setting: did you mean MAX_CONCURRENT_JOBS?",
+        "API_KEYS in .env is not a bananabot setting: did you mean API_KEY?",
+    ]
+
+
+def test_the_example_base_url_must_be_replaced() -> None:
+    (problem,) = problems({**GOOD, "API_BASE_URL": "https://api.your-relay.example"})
+    assert problem == (
+        "API_BASE_URL is still the example from .env.example: set your relay's base URL, "
+        "or https://generativelanguage.googleapis.com for Google's Gemini API"
+    )
+
+
+def test_env_example_points_nobody_at_google_by_default() -> None:
+    example = (SOURCE_ROOT / ".env.example").read_text()
+    assert "\nAPI_BASE_URL=https://api.your-relay.example\n" in example
+    assert "googleapis.com" in example  # shown, as the other choice
+
+
+def test_model_notes_and_default_locale() -> None:
+    s = load(GOOD)
+    assert s.model_notes == {} and s.default_locale == "en-US"
+    s = load(
+        GOOD
+        | {
+            "MODEL_NOTES": "gemini-2.5-flash-image=quick edits, photos ; midjourney = artistic styles;",
+            "DEFAULT_LOCALE": "zh-CN",
+        }
+    )
+    assert s.model_notes == {"gemini-2.5-flash-image": "quick edits, photos", "midjourney": "artistic styles"}
+    assert s.default_locale == "zh-CN"
+    assert problems(GOOD | {"MODEL_NOTES": "midjourney"}) == [
+        "MODEL_NOTES entries must look like model=what it is good at, got 'midjourney'"
+    ]

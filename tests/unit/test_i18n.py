@@ -76,7 +76,7 @@ def test_render_error_resolves_nested_keys() -> None:
     )
     assert 'It said: "no"' in render_error(NoImageReturned("x", said="no"), catalog, "en-US")
     assert render_error(UnknownModel(model="m", models="a, b"), catalog, "en-US").endswith(
-        "Pick one of: a, b."
+        "You can pick: a, b. Start typing in the model option to see them."
     )
 
 
@@ -217,12 +217,30 @@ def test_plural_categories() -> None:
             UserBusy(limit=2),
             "You already have 2 pictures on the way. Wait for one to finish, then try again.",
         ),
-        (TooManyImages(model="m", limit=1, given=2), "m takes at most 1 image, and this request has 2."),
         (
-            DailyLimitReached(used=1, limit=1, hours="3 h", guild=True),
-            "This server has made its 1 picture for today. The limit resets in 3 h.",
+            TooManyImages(model="m", limit=1, given=2),
+            "m takes only 1 picture, and you gave 2. Remove some, or pick a model that takes more.",
+        ),
+        (
+            TooManyImages(model="m", limit=2, given=3),
+            "m takes at most 2 pictures, and you gave 3. Remove some, or pick a model that takes more.",
+        ),
+        (
+            DailyLimitReached(used=1, limit=1, reset_at=1800000000, guild=True),
+            "This server has made its 1 picture for today. The limit resets <t:1800000000:R>, at <t:1800000000:t>.",
         ),
     ],
 )
 def test_errors_carry_counts_to_their_plural_forms(error: BotError, text: str) -> None:
     assert render_error(error, Catalog.load(), "en-US") == text
+
+
+def test_the_owners_default_locale_comes_before_english() -> None:
+    tables = {"en-US": {"hi": "Hello", "only": "English"}, "zh-CN": {"hi": "你好"}}
+    catalog = Catalog(tables, default="zh-CN")
+    assert catalog.text("hi", "fr") == "你好", "a language without a catalog reads the default"
+    assert catalog.text("hi", "en-GB") == "Hello", "a language with a catalog keeps it"
+    assert catalog.text("hi", "zh-TW") == "你好"
+    assert catalog.text("hi") == "你好"
+    assert catalog.text("only", "fr") == "English", "a key the default lacks is English"
+    assert Catalog(tables).text("hi", "fr") == "Hello"

@@ -57,6 +57,7 @@ async def test_every_command_payload_is_valid() -> None:
             "usage",
             "status",
             "history",
+            "help",
             "Edit image",
             "Blend images",
         }

@@ -144,6 +144,8 @@ SAMPLES = {
     Kind.GUILD_ID: "100000000000000001",
     Kind.IDS: "100000000000000002",
     Kind.LIMITS: "midjourney=2",
+    Kind.NOTES: "midjourney=artistic styles",
+    Kind.CHAT_MODEL: "gpt-4o-mini",
     Kind.MODELS: "gpt-image-1",
     Kind.SWITCH: "1",
     Kind.RELAYS: "backup",

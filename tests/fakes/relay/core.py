@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.relay import faults, gemini, midjourney, openai_chat, openai_images
+from tests.fakes.relay import faults, gemini, midjourney, openai_chat, openai_images, probes
 from tests.fakes.relay.common import Handler, reply
 from tests.fakes.relay.midjourney import MjTask
 from tests.fakes.server import FakeServer, Upload, read_parts, stored_file
@@ -45,7 +45,7 @@ class RelayCall:
 class FakeRelay(FakeServer):
     def __init__(self) -> None:
         super().__init__(client_max_size=100 * 1024 * 1024)
-        for fmt in (gemini, openai_chat, openai_images, midjourney):
+        for fmt in (gemini, openai_chat, openai_images, midjourney, probes):
             fmt.add_routes(self)
         self.app.router.add_get("/v1/models", self._models)
         self.app.router.add_get("/api/usage/token/", self._token_usage)
@@ -72,6 +72,11 @@ class FakeRelay(FakeServer):
         self.billing: tuple[float, float] | str | None = None
         self.balance_calls: list[RelayCall] = []
         self.models_delay = 0.0
+        # The one key the relay takes (None: any), and the ways its Gemini routes take it
+        # (header, query, bearer; None: any), for `check`'s probes (tests/fakes/relay/probes.py).
+        self.api_key: str | None = None
+        self.gemini_auth_accepted: set[str] | None = None
+        self.gemini_model_list = True  # False: no GET /v1beta/models, only :countTokens
         self.mj_remix = False  # variations wait for a remix confirmation (trueai with remix on)
         # Every generation call waits this long, and while `hold` is set and not released.
         self.delay = 0.0
@@ -167,6 +172,9 @@ class FakeRelay(FakeServer):
     async def _models(self, request: web.Request) -> web.Response:
         await self.record(request)
         await asyncio.sleep(self.models_delay)
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            error = {"message": "Invalid token", "type": "new_api_error", "code": "invalid_api_key"}
+            return reply({"error": error}, 401)
         if self.model_list is None:
             return reply(
                 {"error": {"message": "Invalid URL (GET /v1/models)", "type": "invalid_request_error"}}, 404

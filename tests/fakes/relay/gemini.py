@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.fakes.relay import probes
 from tests.fakes.relay.common import Handler, b64, noise_png, png, reply, size_for_ratio
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ def add_routes(relay: FakeRelay) -> None:
     async def generate(request: web.Request) -> web.StreamResponse:
         body = await relay.record(request)
         method = request.match_info["target"].partition(":")[2]
+        if method == "countTokens":
+            return await probes.count_tokens(relay, request, body or {})
         if method != "generateContent":
             return reply({"error": {"code": 404, "message": "unknown method", "status": "NOT_FOUND"}}, 404)
         refusal = auth_refusal(relay, request)
@@ -129,6 +132,8 @@ def add_routes(relay: FakeRelay) -> None:
             if index is not None:
                 # Refused before any queued mode is used: the request itself is wrong.
                 return signature_error(index)
+        if relay.gemini_auth_accepted is not None and (answer := probes.refused(relay, request)):
+            return answer
         return await relay.answer(request, body or {}, ok)
 
     relay.app.router.add_post("/v1beta/models/{target}", generate)

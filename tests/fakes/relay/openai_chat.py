@@ -87,8 +87,20 @@ async def _chat_policy(relay: FakeRelay, request: web.Request, body: dict[str, A
     return _chat("This request violates our content policy, so no image was generated.")
 
 
+async def _chat_dead_link(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    # The model made a picture, but the relay's link to it answers 404.
+    return _chat(f"Here is your image: ![image]({relay.base_url}/files/missing-0b1c.png)")
+
+
+async def _chat_translation(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    # A chat model asked to translate a prompt (PROMPT_TRANSLATE_MODEL), answering in quotes.
+    return _chat('"a koi pond at dawn, ink painting"')
+
+
 MODES: dict[str, Handler] = {
     "chat_markdown": _chat_markdown,
+    "chat_translation": _chat_translation,
+    "chat_dead_link": _chat_dead_link,
     "chat_progress_log": _chat_progress_log,
     "chat_data_url": _chat_data_url,
     "chat_images_field": _chat_images_field,

@@ -53,6 +53,12 @@ async def _images_url(relay: FakeRelay, request: web.Request, body: dict[str, An
     return reply({"created": 1713833628, "data": data})
 
 
+async def _images_revised_same(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
+    # A revised prompt that only repeats the member's (GPT image models often do).
+    data = [{"b64_json": b64(png(128, 128)), "revised_prompt": f"{body.get('prompt', '')}."}]
+    return reply({"created": 1713833628, "data": data})
+
+
 async def _images_wrapper(relay: FakeRelay, request: web.Request, body: dict[str, Any]) -> web.Response:
     count, shape = _requested(body)
     data = [{"url": "", "b64_json": b64(png(*shape))} for _ in range(count)]
@@ -85,6 +91,7 @@ async def _images_wants_array(relay: FakeRelay, request: web.Request, body: dict
 MODES: dict[str, Handler] = {
     "images_b64": _images_b64,
     "images_url": _images_url,
+    "images_revised_same": _images_revised_same,
     "images_wrapper": _images_wrapper,
     "images_empty": _images_empty,
     "images_moderation": _images_moderation,
