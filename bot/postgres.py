@@ -140,6 +140,13 @@ class PgDatabase:
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
                 log.info("Database schema moved to version %d", number)
 
+    async def alive(self, timeout: float = 2.0) -> bool:
+        """Whether the database answers a query within `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self.fetchval("SELECT 1"), timeout) == 1
+        except (StoreUnavailable, TimeoutError):
+            return False
+
     async def version(self) -> int:
         return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 

@@ -20,6 +20,13 @@ class Stores:
     jobs: JobStore
     actions: ActionStore
     close: Callable[[], Awaitable[None]]
+    # Whether the journal answers now (for /healthz). The SQLite file's health is DATA_DIR's,
+    # which the health check probes itself.
+    alive: Callable[[], Awaitable[bool]]
+
+
+async def _always() -> bool:
+    return True
 
 
 async def open_stores(database_url: str | None, sqlite: Database) -> Stores:
@@ -32,6 +39,6 @@ async def open_stores(database_url: str | None, sqlite: Database) -> Stores:
 
         db = PgDatabase(database_url)
         await db.open()
-        return Stores(PostgresJobStore(db), PgActionStore(db), db.close)
+        return Stores(PostgresJobStore(db), PgActionStore(db), db.close, db.alive)
     await sqlite.open()
-    return Stores(SqliteJobStore(sqlite), SqliteActionStore(sqlite), sqlite.close)
+    return Stores(SqliteJobStore(sqlite), SqliteActionStore(sqlite), sqlite.close, _always)

@@ -100,6 +100,7 @@ class BananaBot(commands.Bot):
         self.db = Database(settings.data_dir / DB_NAME)  # the journal, unless DATABASE_URL names another
         self.actions: ActionStore = SqliteActionStore(self.db)
         self._close_store: Callable[[], Awaitable[None]] = self.db.close
+        self._store_alive: Callable[[], Awaitable[bool]] | None = None
         self.notices = OwnerNotices(self.catalog)
         if settings.owner_log_channel:
             self.notices.post = self._post_notice
@@ -142,7 +143,7 @@ class BananaBot(commands.Bot):
             self.session, self.redactor, self.retry_policy, guard, retry_timeouts=settings.retry_timeouts
         )
         stores = await open_stores(settings.database_url, self.db)
-        self.actions, self._close_store = stores.actions, stores.close
+        self.actions, self._close_store, self._store_alive = stores.actions, stores.close, stores.alive
         directory = ModelDirectory(self.settings, http)
         providers = build_relays(settings, http)
         relays = RelayPool(providers, failures=settings.breaker_failures, seconds=settings.breaker_seconds)
@@ -212,6 +213,8 @@ class BananaBot(commands.Bot):
         # No on_disconnect listener for this: discord.py dispatches that event even after close,
         # when it can no longer schedule it. The socket itself says whether it is open.
         connected = not self.is_closed() and self.ws is not None and self.ws.open
+        if store is None and self._store_alive is not None and not await self._store_alive():
+            store = "the journal's database does not answer"  # DATABASE_URL
         return Health(connected, store is None, waiting, running)
 
     async def on_ready(self) -> None:
