@@ -11,8 +11,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-# The metrics extra brings prometheus-client, for /metrics.
-RUN pip install '.[metrics]' \
+# The metrics extra brings prometheus-client, for /metrics; postgres brings asyncpg, for DATABASE_URL.
+RUN pip install '.[metrics,postgres]' \
     && useradd --create-home --uid 10001 bananabot \
     && mkdir /data \
     && chown bananabot /data
