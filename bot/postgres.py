@@ -167,8 +167,8 @@ class PgDatabase:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await self._read(lambda conn: conn.fetchval(numbered(sql), *args))
 
-    async def insert(self, sql: str, *args: Any) -> Any:
-        """Run an INSERT … RETURNING once, on a connection just checked to be alive."""
+    async def insert(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Run an INSERT … RETURNING once, on a connection just checked to be alive; its rows."""
         for attempt in (1, 2):
             async with self._reachable(), self.pool.acquire() as conn:
                 try:
@@ -177,7 +177,7 @@ class PgDatabase:
                     if attempt == 2:
                         raise
                     continue
-                return await conn.fetchval(numbered(sql), *args)
+                return await conn.fetch(numbered(sql), *args)
         raise AssertionError("unreachable")
 
     async def execute(self, sql: str, *args: Any) -> str:

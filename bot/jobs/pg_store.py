@@ -7,6 +7,7 @@ numbered for asyncpg by `bot.postgres.numbered`. The contract tests run one suit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 from dataclasses import asdict
@@ -26,22 +27,60 @@ from bot.jobs.store import (
 )
 from bot.postgres import PgDatabase
 
-_INSERT = (
-    "INSERT INTO jobs (kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
-    " token, token_expires_at, created_at, message_id, estimate)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+_COLUMNS = (
+    "kind, status, user_id, guild_id, channel_id, model, units, spec, origin,"
+    " token, token_expires_at, created_at, message_id, estimate"
 )
+_ONE_ROW = "(" + ", ".join("?" * len(_COLUMNS.split(","))) + ")"
+# One statement carries at most 65535 parameters; a burst is cut into statements of this many rows.
+BURST_ROWS = 1000
 
 
 class PostgresJobStore:
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
+        # New jobs wait here for the next statement: a burst of commands is one multi-row INSERT.
+        self._adding: list[tuple[Job, asyncio.Future[None]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
 
     async def add(self, job: Job) -> Job:
-        """Journal a job; it is committed when this returns. Each add is its own statement:
-        PostgreSQL commits concurrent ones together (group commit), so a burst needs no batching here."""
-        job.id = int(await self.db.insert(_INSERT, *_row(job)))
+        """Journal a job; it is committed when this returns. Adds made in the same moment share one
+        INSERT (the first schedules it, the others join), as the SQLite store shares one commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._adding.append((job, future))
+        if len(self._adding) == 1:
+            loop.call_soon(self._schedule_flush)
+        await future
         return job
+
+    def _schedule_flush(self) -> None:
+        task = asyncio.ensure_future(self._flush())
+        self._flushes.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self) -> None:
+        batch, self._adding = self._adding, []
+        for start in range(0, len(batch), BURST_ROWS):
+            part = batch[start : start + BURST_ROWS]
+            values = ", ".join([_ONE_ROW] * len(part))
+            try:
+                rows = await self.db.insert(
+                    f"INSERT INTO jobs ({_COLUMNS}) VALUES {values} RETURNING id",  # noqa: S608
+                    *(value for job, _ in part for value in _row(job)),
+                )
+                # One statement takes its identity values in the order of its rows, so its ids,
+                # sorted, are the rows' (other sessions' inserts may take values in between).
+                for (job, _), job_id in zip(part, sorted(int(r["id"]) for r in rows), strict=True):
+                    job.id = job_id
+            except Exception as exc:
+                for _, future in part:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in part:
+                if not future.done():
+                    future.set_result(None)
 
     async def update(self, job: Job, **fields: Any) -> None:
         unknown = set(fields) - UPDATABLE

@@ -212,3 +212,30 @@ async def test_a_database_that_went_away_is_try_again_and_writes_wait_for_it(
             assert (await store.add(new_job("after"))).id == job.id + 1
         finally:
             await db.close()
+
+
+async def test_a_burst_is_one_insert_and_two_processes_bursts_keep_their_ids(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = PgDatabase(postgres_url), PgDatabase(postgres_url)  # two processes' pools
+    await asyncio.gather(first.open(), second.open())
+    try:
+        statements = 0
+        real = first.insert
+
+        async def counted(sql: str, *args: object) -> object:
+            nonlocal statements
+            statements += 1
+            return await real(sql, *args)
+
+        monkeypatch.setattr(first, "insert", counted)
+        mine, theirs = PostgresJobStore(first), PostgresJobStore(second)
+        jobs = [new_job(f"a{i}") for i in range(40)] + [new_job(f"b{i}") for i in range(40)]
+        await asyncio.gather(*(mine.add(j) for j in jobs[:40]), *(theirs.add(j) for j in jobs[40:]))
+        assert statements == 1
+        assert len({j.id for j in jobs}) == 80
+        for job in jobs:
+            stored = await mine.get(job.id)
+            assert stored is not None and stored.request.prompt == job.request.prompt
+    finally:
+        await asyncio.gather(first.close(), second.close())
