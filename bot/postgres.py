@@ -85,6 +85,29 @@ def where(url: str) -> str:
     return f"{host}{port}{parts.path or ''}"
 
 
+async def probe(url: str, timeout: float = 5.0) -> int:
+    """The schema version the database at `url` holds (0: none yet), changing nothing; raise
+    `StoreUnreachable` when it cannot be used. For `python -m bot check`."""
+    try:
+        import asyncpg
+    except ImportError as exc:
+        raise StoreUnreachable(
+            "DATABASE_URL names PostgreSQL but asyncpg is not installed: pip install '.[postgres]'"
+        ) from exc
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+        try:
+            if not await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL"):
+                return 0
+            return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+        finally:
+            await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnreachable(
+            f"DATABASE_URL: PostgreSQL at {where(url)} cannot be used ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 class PgDatabase:
     """A connection pool on DATABASE_URL; `open` brings the schema to the newest version."""
 

@@ -142,7 +142,9 @@ class BananaBot(commands.Bot):
         http = HttpClient(
             self.session, self.redactor, self.retry_policy, guard, retry_timeouts=settings.retry_timeouts
         )
-        stores = await open_stores(settings.database_url, self.db)
+        # A login for REST work only (sync, check) runs no job: it leaves the shared journal alone
+        # (no migration from a `check`, no failure of a `sync` while the database is away).
+        stores = await open_stores(settings.database_url if self.serve else None, self.db)
         self.actions, self._close_store, self._store_alive = stores.actions, stores.close, stores.alive
         directory = ModelDirectory(self.settings, http)
         providers = build_relays(settings, http)

@@ -114,5 +114,25 @@ def balance_finding(settings: Settings, balance: Balance) -> Finding:
 async def run_check(settings: Settings, raw: Mapping[str, str]) -> list[Finding]:
     """Every check but the settings' own, Discord's and the image API's side by side."""
     head = [ok("settings are valid"), *base_url_findings(settings, raw)]
-    discord_side, relay_side = await asyncio.gather(discord_part(settings), relay_part(settings))
-    return head + discord_side + relay_side
+    discord_side, relay_side, journal = await asyncio.gather(
+        discord_part(settings), relay_part(settings), journal_part(settings)
+    )
+    return head + discord_side + relay_side + journal
+
+
+async def journal_part(settings: Settings) -> list[Finding]:
+    """With DATABASE_URL: whether PostgreSQL answers, and how far its schema is (nothing changed)."""
+    if not settings.database_url:
+        return []
+    from bot.postgres import StoreUnreachable, probe, where
+    from bot.storage import MIGRATIONS
+
+    try:
+        version = await probe(settings.database_url)
+    except StoreUnreachable as exc:
+        return [fail(str(exc), "check the host, port, user, password and database name in DATABASE_URL")]
+    place = f"PostgreSQL at {where(settings.database_url)}"
+    if version > len(MIGRATIONS):
+        return [fail(f"DATABASE_URL: {place} holds a newer schema ({version}) than this bot knows")]
+    state = "up to date" if version == len(MIGRATIONS) else "brought up to date at the next start"
+    return [ok(f"DATABASE_URL: {place} answers; its schema is {state}")]

@@ -127,3 +127,31 @@ async def test_migrate_store_moves_a_journal_once_and_is_safe_to_run_again(
         await spawn(env, tmp_path, "migrate-store", "--to", "mysql://x@127.0.0.1/db")
     )
     assert code == 2 and "--to must be a postgresql:// URL" in err
+
+
+async def test_check_says_whether_the_journals_database_answers(
+    discord_fake: FakeDiscord, relay: FakeRelay, tmp_path: Path, postgres_url: str
+) -> None:
+    where = postgres_url.split("@", 1)[1]
+    env = environment(discord_fake, relay, tmp_path, DATABASE_URL=postgres_url)
+    _, out, err = await finish(await spawn(env, tmp_path, "check"))
+    assert (
+        f"✓ DATABASE_URL: PostgreSQL at {where} answers; its schema is brought up to date at the next start"
+        in (out.splitlines())
+    ), out + err
+    # The check changed nothing: no schema was made (its Discord login leaves the journal alone).
+    import asyncpg
+
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('schema_version')") is None
+    finally:
+        await conn.close()
+
+    bad = f"postgresql://bot:pw-never-shown@127.0.0.1:{free_port()}/bananabot"
+    env = environment(discord_fake, relay, tmp_path, DATABASE_URL=bad)
+    code, out, err = await finish(await spawn(env, tmp_path, "check"))
+    assert code == 1
+    line = next(line for line in out.splitlines() if "DATABASE_URL" in line)
+    assert line.startswith(f"✗ DATABASE_URL: PostgreSQL at 127.0.0.1:{bad.rsplit(':', 1)[1]}"), out
+    assert "pw-never-shown" not in out + err and "Traceback" not in err
