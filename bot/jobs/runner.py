@@ -17,6 +17,7 @@ from bot.errors import (
     JobTimedOut,
     NotYourJob,
     StorageFailed,
+    StoreUnavailable,
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamModelNotFound,
@@ -103,9 +104,10 @@ class Runner:
             try:
                 await self._keep(active, delivery)
             except Exception as exc:
-                # The picture was made but cannot be kept (a full disk): the member hears it now.
+                # The picture was made but cannot be kept (a full disk, or the shared journal away
+                # for longer than its writes wait): the member hears it now.
                 log.error("Job %d: its result could not be kept", job.id, exc_info=exc)
-                await self.failed(active, StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}"))
+                await self.failed(active, _storage_error(job, exc))
                 return
             await self.deliver(active, delivery)
 
@@ -114,7 +116,7 @@ class Runner:
             await self.board.store.update(job, status=JobStatus.RUNNING, started_at=self.board.now())
         except Exception as exc:
             log.error("Job %d: the journal could not record its start", job.id, exc_info=exc)
-            raise StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}") from exc
+            raise _storage_error(job, exc) from exc
 
     def _task_done(self, active: Active, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never runs its own handlers (Python throws the
@@ -312,6 +314,14 @@ class Runner:
                 board.spawn(board.service.cancel_task(job.model, job.upstream_task))
         # Still preparing: the engine's `submit` ends it when the pictures are in.
         return job
+
+
+def _storage_error(job: Job, exc: Exception) -> BotError:
+    """What the member reads when the job's pictures or journal could not be written: the shared
+    database being away says so ("try again in a minute"); anything else is the disk's sentence."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    return StorageFailed(f"job {job.id}: {type(exc).__name__}: {exc}")
 
 
 def stored_result(delivery: Delivery) -> StoredResult:

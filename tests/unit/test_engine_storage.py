@@ -7,7 +7,7 @@ import errno
 
 import pytest
 
-from bot.errors import StorageFailed
+from bot.errors import StorageFailed, StoreUnavailable
 from bot.jobs.model import JobStatus
 from tests.unit.engine_kit import Kit, member, until
 
@@ -81,3 +81,19 @@ async def test_a_job_that_cannot_be_journaled_is_refused_clearly(
     with pytest.raises(StorageFailed):
         await kit.submit(engine, "a cat")
     assert engine.board.pending == {} and engine.board.active == {}
+
+
+async def test_a_shared_journal_away_too_long_fails_the_job_with_try_again(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DATABASE_URL's PostgreSQL away for longer than a write waits: the database's sentence, not
+    the full disk's."""
+    engine = kit.engine()
+
+    async def away(*_: object, **__: object) -> None:
+        raise StoreUnavailable("PostgreSQL at db:5432/bananabot: ConnectionRefusedError")
+
+    monkeypatch.setattr(kit.store, "update", away)
+    job = await kit.submit(engine, "a cat")
+    ending = await kit.sink.ending(job.id)
+    assert ending.kind == "fail" and isinstance(ending.value, StoreUnavailable)
