@@ -7,6 +7,7 @@ and its own bot process; the fakes and this driver share the machine's cores wit
 number includes their cost too. It prints a Markdown table.
 
 (a) intake:   100 /imagine sent at once (100 members); INTERACTION_CREATE sent -> defer callback received
+(a2)          the same with USER_DAILY_BUDGET, USER_MONTHLY_BUDGET and GUILD_MONTHLY_BUDGET set
 (b) throughput: 200 jobs, an upstream taking 2 s per call, MAX_CONCURRENT_JOBS=8 -> all 200 delivered
 (c) memory:   50 /edit jobs on a ~20 MB picture, all held at the relay at once -> the bot's peak RSS
 """
@@ -154,7 +155,12 @@ def cpu_seconds(pid: int) -> float:
 # --- (a) defer latency ------------------------------------------------------------------------------
 
 
-async def intake(**extra: str) -> tuple[list[Row], str]:
+# (a2): the same burst with every money budget set, so each command's budget check (three sums in
+# the journal) runs before its defer; none of them is reached.
+BUDGETS = {"USER_DAILY_BUDGET": "100", "USER_MONTHLY_BUDGET": "1000", "GUILD_MONTHLY_BUDGET": "100000"}
+
+
+async def intake(label: str = "(a)", **extra: str) -> tuple[list[Row], str]:
     env = {"MAX_CONCURRENT_JOBS": "8", "MAX_QUEUE_LENGTH": "10000", "MAX_JOBS_PER_USER": "100", **extra}
     async with rig(**env) as r:
         r.relay.delay = UPSTREAM_SECONDS
@@ -181,12 +187,13 @@ async def intake(**extra: str) -> tuple[list[Row], str]:
     latencies = [(callbacks[s.token].at - s.sent_at) * 1000 for s in sent]
     p50, p99 = statistics.median(latencies), percentile(latencies, 99)
     note = (
-        f"(a): first send to last defer {burst * 1000:.0f} ms, in which the bot used about "
+        f"{label}: first send to last defer {burst * 1000:.0f} ms, in which the bot used about "
         f"{cpu * 1000:.0f} ms of CPU ({cpu * 1000 / INTAKE_JOBS:.1f} ms per command)."
     )
     return [
         Row(
-            f"(a) {INTAKE_JOBS} /imagine at once: INTERACTION_CREATE to defer, p50 / p99 (max)",
+            f"{label} {INTAKE_JOBS} /imagine at once{' with budgets set' if extra else ''}: "
+            "INTERACTION_CREATE to defer, p50 / p99 (max)",
             f"{p50:.0f} / {p99:.0f} ms ({max(latencies):.0f} ms)",
             "p99 ≤ 50 ms",
             p99 <= 50,
@@ -317,6 +324,9 @@ async def memory() -> tuple[list[Row], str]:
 async def main() -> None:
     started = time.monotonic()
     rows, intake_note = await intake()
+    budget_rows, budget_note = await intake("(a2)", **BUDGETS)
+    rows += budget_rows
+    intake_note += "\n" + budget_note
     rows += await throughput()
     memory_rows, memory_note = await memory()
     rows += memory_rows

@@ -75,14 +75,15 @@ class Budgets:
     ) -> Spend:
         """`pending`, `guild_pending`: estimates of the member's and the server's jobs accepted
         but not yet in the journal."""
-        settings, store = self.settings, self.store
+        settings = self.settings
         day, month = day_of(now), month_of(now)
-        guild_month = None
-        if member.guild_id is not None:
-            guild_month = await store.spent_since(month.start, guild_id=member.guild_id) + guild_pending
+        spent_day, spent_month, spent_guild = await self.store.spend_of(
+            member.user_id, member.guild_id, day.start, month.start
+        )
+        guild_month = None if member.guild_id is None else spent_guild + guild_pending
         return Spend(
-            day=await store.spent_since(day.start, user_id=member.user_id) + pending,
-            month=await store.spent_since(month.start, user_id=member.user_id) + pending,
+            day=spent_day + pending,
+            month=spent_month + pending,
             day_budget=settings.user_daily_budget,
             month_budget=monthly_budget(settings, member),
             guild_month=guild_month,

@@ -181,6 +181,28 @@ class PostgresJobStore:
         )
         return float(value or 0.0)
 
+    async def spend_of(
+        self, user_id: int, guild_id: int | None, day_start: float, month_start: float
+    ) -> tuple[float, float, float]:
+        """A member's spend today and this month, and their server's this month, in one read."""
+        row = await self.db.fetchrow(
+            f"SELECT COALESCE(SUM(CASE WHEN user_id = ? AND created_at >= ? THEN {_SPENT} END), 0),"  # noqa: S608
+            f" COALESCE(SUM(CASE WHEN user_id = ? THEN {_SPENT} END), 0),"
+            f" COALESCE(SUM(CASE WHEN guild_id = ? THEN {_SPENT} END), 0)"
+            " FROM jobs WHERE created_at >= ? AND (user_id = ? OR guild_id = ?)",
+            user_id,
+            float(day_start),
+            *_SPENT_ARGS,
+            user_id,
+            *_SPENT_ARGS,
+            guild_id,
+            *_SPENT_ARGS,
+            float(month_start),
+            user_id,
+            guild_id,
+        )
+        return (float(row[0]), float(row[1]), float(row[2])) if row else (0.0, 0.0, 0.0)
+
     async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]:
         # PostgreSQL's HAVING cannot name an output column, so the sum is written out there.
         rows = await self.db.fetch(

@@ -93,6 +93,11 @@ class JobStore(Protocol):
         """What jobs since `since` cost: a done job its cost, an open one its estimate, a failed or
         cancelled one nothing. Neither a user nor a guild: every job's."""
 
+    async def spend_of(
+        self, user_id: int, guild_id: int | None, day_start: float, month_start: float
+    ) -> tuple[float, float, float]:
+        """A member's spend today and this month, and their server's this month, in one read."""
+
     async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]: ...
 
     async def top_spenders(self, guild_id: int, since: float, limit: int = 5) -> list[tuple[int, float]]: ...
@@ -263,6 +268,31 @@ class SqliteJobStore:
         ) as cursor:
             row = await cursor.fetchone()
         return float(row[0]) if row else 0.0
+
+    async def spend_of(
+        self, user_id: int, guild_id: int | None, day_start: float, month_start: float
+    ) -> tuple[float, float, float]:
+        # One round trip: the budget checks run for every command, before its defer.
+        async with self.conn.execute(
+            f"SELECT COALESCE(SUM(CASE WHEN user_id = ? AND created_at >= ? THEN {_SPENT} END), 0),"  # noqa: S608
+            f" COALESCE(SUM(CASE WHEN user_id = ? THEN {_SPENT} END), 0),"
+            f" COALESCE(SUM(CASE WHEN guild_id = ? THEN {_SPENT} END), 0)"
+            " FROM jobs WHERE created_at >= ? AND (user_id = ? OR guild_id = ?)",
+            (
+                user_id,
+                day_start,
+                *_SPENT_ARGS,
+                user_id,
+                *_SPENT_ARGS,
+                guild_id,
+                *_SPENT_ARGS,
+                month_start,
+                user_id,
+                guild_id,
+            ),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (float(row[0]), float(row[1]), float(row[2])) if row else (0.0, 0.0, 0.0)
 
     async def spend_by_model(self, guild_id: int, since: float) -> list[tuple[str, float]]:
         async with self.conn.execute(

@@ -10,8 +10,11 @@ import pytest
 from bot.config import Settings
 from bot.jobs.access import Member
 from bot.jobs.budgets import day_of, month_of, monthly_budget
+from bot.jobs.model import Job, JobStatus
 from bot.pricing import LIST_FILE, CostBasis, Prices, TokenUsage, load_list, money
 from bot.providers import gemini, openai_images
+from tests.unit.engine_kit import Kit, member, origin, request
+from tests.unit.test_engine_lifecycle import RESULT
 
 
 def test_every_list_entry_parses_and_names_its_source_and_date() -> None:
@@ -119,3 +122,40 @@ def test_the_largest_role_budget_replaces_the_monthly_one() -> None:
 )
 def test_amounts_are_shown_as_owners_read_them(amount: float, shown: str) -> None:
     assert money(amount) == shown
+
+
+async def test_spend_counts_done_jobs_at_cost_open_ones_at_estimate_and_nothing_else(kit: Kit) -> None:
+    now = kit.clock.now
+    day, month = day_of(now), month_of(now)
+
+    async def journal(
+        user_id: int, guild_id: int | None, estimate: float, ending: str, age: float = 0
+    ) -> None:
+        who = member(user_id, guild_id=guild_id)
+        job = Job(0, request("x"), origin(who), 1, created_at=now - age, estimate=estimate)
+        await kit.store.add(job)
+        if ending == "done":
+            await kit.store.set_result(job, RESULT, now, cost=estimate * 2)  # cost more than estimated
+        elif ending in ("failed", "cancelled"):
+            await kit.store.update(job, status=JobStatus(ending))
+        elif ending == "running":
+            await kit.store.update(job, status=JobStatus.RUNNING)
+
+    await journal(1, 10, 0.1, "done")  # counts 0.2, its cost
+    await journal(1, 10, 0.3, "running")  # counts its estimate
+    await journal(1, 10, 0.4, "queued")
+    await journal(1, 10, 5.0, "failed")  # nothing
+    await journal(1, 10, 5.0, "cancelled")
+    await journal(2, 10, 1.0, "done")  # the server's, not member 1's
+    await journal(1, 10, 0.5, "done", age=now - month.start + 1)  # last month: nothing
+    # Earlier this month but not today (the fake clock is at noon on a day after the 1st).
+    await journal(1, 10, 0.05, "done", age=now - day.start + 60)
+
+    spent_day, spent_month, spent_guild = await kit.store.spend_of(1, 10, day.start, month.start)
+    assert spent_day == pytest.approx(0.2 + 0.3 + 0.4)
+    assert spent_month == pytest.approx(0.2 + 0.3 + 0.4 + 0.1)
+    assert spent_guild == pytest.approx(0.2 + 0.3 + 0.4 + 0.1 + 2.0)
+    assert await kit.store.spent_since(month.start) == pytest.approx(spent_guild)
+    assert await kit.store.spent_since(day.start, user_id=1) == pytest.approx(spent_day)
+    assert await kit.store.spend_by_model(10, month.start) == [("gem", pytest.approx(spent_guild))]
+    assert await kit.store.top_spenders(10, month.start) == [(2, 2.0), (1, pytest.approx(1.0))]

@@ -208,6 +208,8 @@ async def test_spending_counts_costs_when_done_and_estimates_while_open(stores: 
     assert await stores.jobs.spent_since(since, guild_id=GUILD) == pytest.approx(2.75)
     assert await stores.jobs.spent_since(NOON + 60, user_id=1) == 0.0
     assert await stores.jobs.spent_since(since) == pytest.approx(10.75)  # every job's
+    day, month, server = await stores.jobs.spend_of(2, GUILD, since, NOON - 2 * DAY)
+    assert (day, month, server) == (pytest.approx(10.0), pytest.approx(26.0), pytest.approx(18.75))
     by_model = await stores.jobs.spend_by_model(GUILD, since)
     assert [(m, round(v, 6)) for m, v in by_model] == [("b", 2.25), ("a", 0.5)]
     spenders = await stores.jobs.top_spenders(GUILD, since)
