@@ -281,3 +281,36 @@ async def test_tokens_are_kept_apart_from_the_origin_text(stores: Stores) -> Non
     )
     got = await stores.jobs.get(bare.id)
     assert got is not None and got.origin.token is None and got.origin.guild_id is None
+
+
+@pytest.mark.parametrize(
+    ("protocol", "implementations"),
+    [
+        ("bot.jobs.store:JobStore", ("bot.jobs.store:SqliteJobStore", "bot.jobs.pg_store:PostgresJobStore")),
+        ("bot.storage:ActionStore", ("bot.storage:SqliteActionStore", "bot.postgres:PgActionStore")),
+    ],
+)
+def test_every_journal_has_every_method_of_the_interface(
+    protocol: str, implementations: tuple[str, ...]
+) -> None:
+    """A method added to the interface for one journal must be written for the other too."""
+    import importlib
+    import inspect
+
+    def load(path: str) -> type:
+        module, name = path.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    interface = load(protocol)
+    wanted = {
+        n: inspect.signature(f)
+        for n, f in vars(interface).items()
+        if inspect.isfunction(f) and not n.startswith("_")
+    }
+    for path in implementations:
+        made = load(path)
+        for name, signature in wanted.items():
+            assert hasattr(made, name), f"{path} has no {name}"
+            assert list(inspect.signature(getattr(made, name)).parameters) == list(signature.parameters), (
+                f"{path}.{name} takes other parameters than {protocol}"
+            )
