@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import StorageFailed
 from bot.jobs.model import JobStatus
-from tests.unit.engine_kit import Kit, member, until
+from tests.unit.engine_kit import Kit, member, origin, request, until
 
 
 def full_disk(*_: object, **__: object) -> None:
@@ -81,3 +81,18 @@ async def test_a_job_that_cannot_be_journaled_is_refused_clearly(
     with pytest.raises(StorageFailed):
         await kit.submit(engine, "a cat")
     assert engine.board.pending == {} and engine.board.active == {}
+
+
+async def test_a_journal_write_that_fails_leaves_the_job_as_the_journal_has_it(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = kit.engine()
+    job = await engine.accept(request("a cat"), origin(member()), member())
+
+    async def full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(kit.db.conn, "commit", full)
+    with pytest.raises(OSError):
+        await kit.store.update(job, status=JobStatus.RUNNING, started_at=1.0)
+    assert job.status is JobStatus.QUEUED and job.started_at is None
