@@ -44,12 +44,13 @@ class FairQueue:
         return True
 
     def pop(self, allowed: Callable[[Entry], bool] = lambda entry: True) -> Entry | None:
-        """The next job to run: the first line in turn whose next job `allowed` lets start."""
+        """The next job to run: in the first line in turn that has one, the oldest job `allowed`
+        lets start. A member whose oldest job waits for a capped format is served a later one."""
         for user_id, line in self._lines.items():
-            entry = line[0]
-            if not allowed(entry):
+            entry = next((candidate for candidate in line if allowed(candidate)), None)
+            if entry is None:
                 continue
-            line.popleft()
+            line.remove(entry)
             del self._where[entry.job_id]
             del self._lines[user_id]
             if line:

@@ -272,6 +272,9 @@ class Runner:
                 type(exc).__name__,
                 exc,
             )
+            # The outcome stands in memory even where the journal missed it.
+            for name, value in fields.items():
+                setattr(job, name, value)
 
     async def _tell(self, active: Active, say: Callable[[JobSink], Coroutine[Any, Any, None]]) -> None:
         board = self.board

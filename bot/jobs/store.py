@@ -175,13 +175,14 @@ class SqliteJobStore:
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise ValueError(f"not a job column: {sorted(unknown)}")
-        for name, value in fields.items():
-            setattr(job, name, value)
         columns = ", ".join(f"{name} = ?" for name in fields)
         values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
         # The column names come from UPDATABLE only; every value is a parameter.
         await self.conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values, job.id))  # noqa: S608
         await self.conn.commit()
+        # Only once committed: a failed write leaves the job in memory as the journal has it.
+        for name, value in fields.items():
+            setattr(job, name, value)
 
     async def set_result(self, job: Job, result: StoredResult, at: float, cost: float | None = None) -> None:
         await self.conn.execute(

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from bot.config import GeminiAuth, Relay
 from bot.i18n import Catalog
 from bot.jobs.engine import JobEngine
+from bot.routing import ModelRoute
 from tests.e2e.helpers import private_error, wait_result
 from tests.e2e.test_jobs import until
 from tests.e2e.test_mentions import reply_to
@@ -352,3 +354,33 @@ async def test_the_result_buttons_their_form_and_history_in_chinese(
     (embed,) = call.payload["data"]["embeds"]
     assert embed["title"] == zh("history.title")
     assert not no_english([t for t in texts_in(call.payload) if "小木屋" not in t and "红色屋顶" not in t])
+
+
+async def test_a_budget_refusal_and_the_relays_in_chinese(
+    start_bot, discord_fake: FakeDiscord, relay: FakeRelay
+) -> None:
+    backup = FakeRelay()
+    await backup.start()
+    try:
+        await start_bot(
+            user_daily_budget=0.05,
+            extra_relays=(Relay("backup", backup.base_url, "sk-backup-0000000001", {}, GeminiAuth.BEARER),),
+            models=(ModelRoute("gemini-2.5-flash-image", "gemini", ("main", "backup")),),
+        )
+        relay.outage = "http_503"
+        done = await slash(discord_fake, "imagine", {"prompt": "一"})
+        await wait_result(discord_fake, done)
+        assert zh("note.served_by_relay", relay="backup") in "\n".join(sent_for(discord_fake, done))
+        assert not no_english(sent_for(discord_fake, done))
+        refused = await private_error(discord_fake, await slash(discord_fake, "imagine", {"prompt": "二"}))
+        found = re.search(r"<t:(\d+):R>", refused)
+        assert found and refused == zh(
+            "error.budget_user_day", left="0.0113", currency="USD", reset_at=int(found[1])
+        )
+        status = await answer(discord_fake, await slash(discord_fake, "status"))
+        assert not no_english(texts_in(status))
+        (embed,) = status["embeds"]
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields[zh("status.relays")].splitlines()[1] == zh("status.relay_closed", relay="backup")
+    finally:
+        await backup.close()

@@ -9,7 +9,8 @@ import pytest
 
 from bot.errors import StorageFailed, StoreUnavailable
 from bot.jobs.model import JobStatus
-from tests.unit.engine_kit import Kit, member, until
+from bot.postgres import PgDatabase
+from tests.unit.engine_kit import Kit, member, origin, request, until
 
 
 def full_disk(*_: object, **__: object) -> None:
@@ -97,3 +98,21 @@ async def test_a_shared_journal_away_too_long_fails_the_job_with_try_again(
     job = await kit.submit(engine, "a cat")
     ending = await kit.sink.ending(job.id)
     assert ending.kind == "fail" and isinstance(ending.value, StoreUnavailable)
+
+
+async def test_a_journal_write_that_fails_leaves_the_job_as_the_journal_has_it(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = kit.engine()
+    job = await engine.accept(request("a cat"), origin(member()), member())
+
+    async def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if isinstance(kit.db, PgDatabase):
+        monkeypatch.setattr(kit.db, "execute", full)
+    else:
+        monkeypatch.setattr(kit.db.conn, "commit", full)
+    with pytest.raises(OSError):
+        await kit.store.update(job, status=JobStatus.RUNNING, started_at=1.0)
+    assert job.status is JobStatus.QUEUED and job.started_at is None

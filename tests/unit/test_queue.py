@@ -60,6 +60,20 @@ def test_caps_skip_to_the_next_member_whose_job_may_start() -> None:
     assert len(queue) == 1 and 1 in queue
 
 
+def test_a_capped_oldest_job_does_not_hold_back_the_members_later_ones() -> None:
+    queue = FairQueue()
+    queue.push(entry(1, 1, "midjourney", "mj"))
+    queue.push(entry(2, 1, "gemini", "g"))
+    queue.push(entry(3, 2, "gemini", "g"))
+    uncapped = lambda e: "midjourney" not in e.keys  # noqa: E731
+    first, second = queue.pop(uncapped), queue.pop(uncapped)
+    assert first is not None and first.job_id == 2, "member 1's turn: their first job that may start"
+    assert second is not None and second.job_id == 3
+    assert queue.pop(uncapped) is None and 1 in queue
+    popped = queue.pop()
+    assert popped is not None and popped.job_id == 1, "once the cap frees, the capped job runs"
+
+
 def test_remove() -> None:
     queue = FairQueue()
     for job_id, user_id in [(1, 1), (2, 2), (3, 1)]:
