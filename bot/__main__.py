@@ -103,6 +103,11 @@ async def _run(settings: Settings) -> int:
                 # Start-up talks to Discord only; a stop signal in the middle cuts that off on purpose.
                 print(f"Could not reach Discord: {exc.__class__.__name__}: {exc}", file=sys.stderr)
                 return EXIT_UNREACHABLE
+        except Exception:
+            # A stop signal while the gateway connection opens closes its session under it, and
+            # aiohttp may then fail the open with an AssertionError rather than a ClientError.
+            if not stopping:
+                raise
     log.info("Stopped")
     return 0
 
