@@ -18,12 +18,12 @@ from bot.jobs.store import (
     _COUNTED,
     _SPENT,
     _SPENT_ARGS,
-    UPDATABLE,
     ModelStats,
     StoredResult,
     _job,
     _row,
     _scope,
+    update_statement,
 )
 from bot.postgres import PgDatabase
 
@@ -83,13 +83,8 @@ class PostgresJobStore:
                     future.set_result(None)
 
     async def update(self, job: Job, **fields: Any) -> None:
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise ValueError(f"not a job column: {sorted(unknown)}")
-        columns = ", ".join(f"{name} = ?" for name in fields)
-        values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
-        # The column names come from UPDATABLE only; every value is a parameter.
-        await self.db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", *values, job.id)  # noqa: S608
+        statement, values = update_statement(fields)
+        await self.db.execute(statement, *values, job.id)
         for name, value in fields.items():
             setattr(job, name, value)
 

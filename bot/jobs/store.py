@@ -172,13 +172,8 @@ class SqliteJobStore:
 
     async def update(self, job: Job, **fields: Any) -> None:
         """Set fields on the job and in the journal, in one commit."""
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise ValueError(f"not a job column: {sorted(unknown)}")
-        columns = ", ".join(f"{name} = ?" for name in fields)
-        values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
-        # The column names come from UPDATABLE only; every value is a parameter.
-        await self.conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values, job.id))  # noqa: S608
+        statement, values = update_statement(fields)
+        await self.conn.execute(statement, (*values, job.id))
         await self.conn.commit()
         # Only once committed: a failed write leaves the job in memory as the journal has it.
         for name, value in fields.items():
@@ -347,6 +342,17 @@ class SqliteJobStore:
             ModelStats(model, len(times), ends[0], statistics.median(times) if times else None, ends[1])
             for model, (times, ends) in sorted(by_model.items())
         ]
+
+
+def update_statement(fields: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`UPDATE jobs SET … WHERE id = ?` for these fields (the id's parameter last) and their values."""
+    unknown = set(fields) - UPDATABLE
+    if unknown:
+        raise ValueError(f"not a job column: {sorted(unknown)}")
+    columns = ", ".join(f"{name} = ?" for name in fields)
+    values = [v.value if isinstance(v, JobStatus) else v for v in fields.values()]
+    # The column names come from UPDATABLE only; every value is a parameter.
+    return f"UPDATE jobs SET {columns} WHERE id = ?", values  # noqa: S608
 
 
 def _scope(user_id: int | None, guild_id: int | None) -> tuple[str, tuple[int, ...]]:
