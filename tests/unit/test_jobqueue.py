@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobqueue import JobQueue, QueueStats
+from bot.jobqueue import TERMINAL, JobQueue, QueueStats
 from tests.conftest import SOURCE_ROOT
 from tests.servers import RedisServer, new_database, start_redis
 
@@ -34,6 +34,13 @@ async def status_becomes(queue: JobQueue, job_id: int, status: str, timeout: flo
     deadline = time.monotonic() + timeout
     while (seen := await queue.status(job_id)) != status:
         assert time.monotonic() < deadline, f"job {job_id} is {seen}, not {status}"
+        await asyncio.sleep(0.02)
+
+
+async def ended(queue: JobQueue, job_id: int, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := await queue.status(job_id)) not in TERMINAL:
+        assert time.monotonic() < deadline, f"job {job_id} is {seen}, not over"
         await asyncio.sleep(0.02)
 
 
@@ -141,6 +148,8 @@ async def test_cancel_reaches_the_worker_running_the_job(
         assert await gateway.cancel(2) is True  # still waiting
         assert await gateway.cancel(1) is True  # running in the worker: its task is cancelled
         await until(lambda: runs.cancelled == [1], "the running job to be cancelled")
+        # The worker's task ends before SAQ records the abort: wait for the record, not the task.
+        await ended(gateway, 1)
         assert await gateway.cancel(1) is False  # over
         await gateway.put(3)
         runs.gate(3).set()
