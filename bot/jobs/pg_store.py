@@ -23,6 +23,7 @@ from bot.jobs.store import (
     _job,
     _row,
     _scope,
+    stored_result_of,
     update_statement,
 )
 from bot.postgres import PgDatabase
@@ -103,14 +104,7 @@ class PostgresJobStore:
         row = await self.db.fetchrow("SELECT result FROM jobs WHERE id = ?", job_id)
         if row is None or not row["result"]:
             return None
-        raw = json.loads(row["result"])
-        return StoredResult(
-            raw["text"],
-            tuple((key, params) for key, params in raw["notes"]),
-            raw["seconds"],
-            raw["task_id"],
-            tuple(tuple(a) for a in raw["actions"]),  # type: ignore[misc]
-        )
+        return stored_result_of(row["result"])
 
     async def get(self, job_id: int) -> Job | None:
         row = await self.db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)

@@ -192,14 +192,7 @@ class SqliteJobStore:
             row = await cursor.fetchone()
         if row is None or not row["result"]:
             return None
-        raw = json.loads(row["result"])
-        return StoredResult(
-            raw["text"],
-            tuple((key, params) for key, params in raw["notes"]),
-            raw["seconds"],
-            raw["task_id"],
-            tuple(tuple(a) for a in raw["actions"]),  # type: ignore[misc]
-        )
+        return stored_result_of(row["result"])
 
     async def get(self, job_id: int) -> Job | None:
         async with self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
@@ -342,6 +335,18 @@ class SqliteJobStore:
             ModelStats(model, len(times), ends[0], statistics.median(times) if times else None, ends[1])
             for model, (times, ends) in sorted(by_model.items())
         ]
+
+
+def stored_result_of(text: str) -> StoredResult:
+    """A result as the journal's `result` column keeps it (JSON), read back."""
+    raw = json.loads(text)
+    return StoredResult(
+        raw["text"],
+        tuple((key, params) for key, params in raw["notes"]),
+        raw["seconds"],
+        raw["task_id"],
+        tuple(tuple(a) for a in raw["actions"]),  # type: ignore[misc]
+    )
 
 
 def update_statement(fields: dict[str, Any]) -> tuple[str, list[Any]]:

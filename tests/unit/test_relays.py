@@ -80,6 +80,16 @@ async def picture(pool: RelayPool, route: ModelRoute = TWO, attempts: int = 3) -
         return await pool.serve(route, call)
 
 
+async def rested(pool: RelayPool, relays: dict[str, Relay], clock: Clock) -> Relay:
+    """Main, down, failed until its breaker opened, and its rest over: the next picture probes it."""
+    main = relays["main"]
+    main.down = UpstreamUnavailable("503", status=503)
+    for _ in range(pool.failures):
+        await picture(pool)
+    clock.now += pool.seconds + 1
+    return main
+
+
 def states(pool: RelayPool) -> dict[str, BreakerState]:
     return {s.name: s.state for s in pool.status()}
 
@@ -172,11 +182,7 @@ async def test_the_breaker_opens_after_failures_in_a_row_and_a_probe_closes_it(
 async def test_a_failed_probe_opens_the_breaker_again(
     pool: RelayPool, relays: dict[str, Relay], clock: Clock
 ) -> None:
-    main = relays["main"]
-    main.down = UpstreamUnavailable("503", status=503)
-    for _ in range(3):
-        await picture(pool)
-    clock.now += 61
+    main = await rested(pool, relays, clock)
     assert (await picture(pool))[1] == "backup"
     assert main.calls == 4, "one picture probed the relay"
     assert states(pool)["main"] is BreakerState.OPEN
@@ -184,11 +190,7 @@ async def test_a_failed_probe_opens_the_breaker_again(
 
 
 async def test_one_probe_at_a_time(pool: RelayPool, relays: dict[str, Relay], clock: Clock) -> None:
-    main = relays["main"]
-    main.down = UpstreamUnavailable("503", status=503)
-    for _ in range(3):
-        await picture(pool)
-    clock.now += 61
+    main = await rested(pool, relays, clock)
     main.down = None
     probe_started = asyncio.Event()
     release = asyncio.Event()
@@ -212,11 +214,7 @@ async def test_one_probe_at_a_time(pool: RelayPool, relays: dict[str, Relay], cl
 async def test_a_cancelled_probe_lets_the_next_picture_probe(
     pool: RelayPool, relays: dict[str, Relay], clock: Clock
 ) -> None:
-    main = relays["main"]
-    main.down = UpstreamUnavailable("503", status=503)
-    for _ in range(3):
-        await picture(pool)
-    clock.now += 61
+    main = await rested(pool, relays, clock)
     started = asyncio.Event()
 
     async def hang() -> str:
