@@ -153,6 +153,11 @@ class Settings:
     breaker_seconds: float = default("BREAKER_SECONDS")
     # Scaling out: the shared journal (None: the SQLite file in DATA_DIR). It may hold a password.
     database_url: str | None = field(default=default("DATABASE_URL"), repr=False)
+    queue_url: str | None = field(default=default("QUEUE_URL"), repr=False)
+    worker_heartbeat_seconds: float = default("WORKER_HEARTBEAT_SECONDS")
+    global_max_concurrent_jobs: int = default("GLOBAL_MAX_CONCURRENT_JOBS")  # 0: the workers' sum
+    shard_count: int = default("SHARD_COUNT")  # 0: one gateway connection, unsharded
+    shard_ids: tuple[int, ...] = default("SHARD_IDS")  # (): every shard of SHARD_COUNT
 
     @property
     def relays(self) -> tuple[Relay, ...]:
@@ -170,8 +175,8 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never reach a log line or a message."""
         keys = [self.discord_token, *(key for relay in self.relays for key in relay.secrets)]
-        if self.database_url:
-            password = urlsplit(self.database_url).password or ""
+        for url in (self.database_url, self.queue_url):
+            password = urlsplit(url).password or "" if url else ""
             keys += [password, unquote(password)]  # as written in the URL, and as sent
         return tuple(s for s in keys if s)
 
@@ -246,6 +251,7 @@ class _Reader:
         extra_relays = self.relays()
         self.check_relays(models, extra_relays)
         plain = {s.attr: self.parser.read(s) for s in _DECLARED.values() if s.attr and not s.custom}
+        shard_ids = self.shard_ids(plain["shard_count"])
         if self.problems:
             raise ConfigError(self.problems)
         return Settings(
@@ -258,6 +264,7 @@ class _Reader:
             gemini_auth_explicit=bool(self.parser.raw("GEMINI_AUTH")),
             overrides=overrides,
             extra_relays=extra_relays,
+            shard_ids=shard_ids,
             **plain,
         )
 
@@ -303,6 +310,22 @@ class _Reader:
                     f"MODELS: '{route.name}' names the relay '{unknown[0]}', which RELAYS does not list "
                     f"(relays: {', '.join(known)})"
                 )
+
+    def shard_ids(self, count: int) -> tuple[int, ...]:
+        raw = self.parser.raw("SHARD_IDS")
+        parts = [p.strip() for p in raw.replace(" ", ",").split(",") if p.strip()]
+        if not parts:
+            return ()
+        if not count:
+            self.problems.append("SHARD_IDS needs SHARD_COUNT: how many shards there are in all")
+            return ()
+        bad = [p for p in parts if not p.isdigit() or int(p) >= count]
+        if bad:
+            self.problems.append(
+                f"SHARD_IDS must be shard numbers from 0 to {count - 1} (SHARD_COUNT is {count}), got '{bad[0]}'"
+            )
+            return ()
+        return tuple(sorted({int(p) for p in parts}))
 
     def token(self) -> str:
         token = self.read("DISCORD_TOKEN")

@@ -50,6 +50,7 @@ class Kind(Enum):
     PRICES = "comma-separated model=price entries"
     ROLE_AMOUNTS = "comma-separated roleid:amount entries"
     SWITCH = "0 or 1"
+    SHARDS = "comma-separated shard numbers"
 
 
 NUMBER_KINDS = frozenset({Kind.WHOLE, Kind.SECONDS, Kind.HOURS, Kind.PIXELS, Kind.MEGABYTES, Kind.AMOUNT})
@@ -83,6 +84,8 @@ class Setting:
                 return Path(value)
             case Kind.IDS:
                 return frozenset(value)
+            case Kind.SHARDS:
+                return tuple(value)
             case Kind.LIMITS | Kind.PRICES | Kind.ROLE_AMOUNTS | Kind.NOTES:
                 return dict(value)
         return value
@@ -527,6 +530,49 @@ GENERAL: tuple[Setting, ...] = (
         None,
         "scaling out: a postgresql:// journal shared by all processes (unset: SQLite in DATA_DIR)",
         choices=("postgresql", "postgres"),
+    ),
+    Setting(
+        "QUEUE_URL",
+        "queue_url",
+        Kind.URL,
+        None,
+        "scaling out: the queue of `gateway` and `worker` processes, redis:// or postgresql://",
+        choices=("redis", "rediss", "postgresql", "postgres"),
+    ),
+    Setting(
+        "WORKER_HEARTBEAT_SECONDS",
+        "worker_heartbeat_seconds",
+        Kind.SECONDS,
+        10,
+        "scaling out: a worker silent this long is taken for dead; its jobs go to another",
+        low=2,
+        high=300,
+    ),
+    Setting(
+        "GLOBAL_MAX_CONCURRENT_JOBS",
+        "global_max_concurrent_jobs",
+        Kind.WHOLE,
+        0,
+        "scaling out: jobs running at once across all workers; 0: the sum of their MAX_CONCURRENT_JOBS",
+        low=0,
+        high=10000,
+    ),
+    Setting(
+        "SHARD_COUNT",
+        "shard_count",
+        Kind.WHOLE,
+        0,
+        "gateway shards in all; 0 is one connection (bots in more than 2,500 servers must shard)",
+        low=0,
+        high=10000,
+    ),
+    Setting(
+        "SHARD_IDS",
+        "shard_ids",
+        Kind.SHARDS,
+        (),
+        "the shards this process connects, e.g. 0,1 (needs SHARD_COUNT; unset: all of them)",
+        custom=True,
     ),
 )
 

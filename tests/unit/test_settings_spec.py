@@ -151,6 +151,7 @@ SAMPLES = {
     Kind.RELAYS: "backup",
     Kind.PRICES: "gpt-image-1=0.05",
     Kind.ROLE_AMOUNTS: "100000000000000003:5",
+    Kind.SHARDS: "1,0",
 }
 
 
@@ -174,6 +175,31 @@ def test_every_declared_setting_is_read() -> None:
     assert all(t.base_url and t.api_key for t in read.overrides.values())
     assert [(r.name, r.base_url, r.api_key) for r in read.extra_relays] == [
         ("backup", "https://backup.example", "sk-backup-1")
+    ]
+
+
+def test_shard_ids_are_numbers_under_the_shard_count() -> None:
+    base = {"DISCORD_TOKEN": "t0k3n.value", "API_KEY": "sk-abcdef123456"}
+    read = Settings.from_env({**base, "SHARD_COUNT": "4", "SHARD_IDS": "3, 1,1"}, Path("/x"))
+    assert (read.shard_count, read.shard_ids) == (4, (1, 3))
+    for ids, count, problem in (
+        ("0", "", "SHARD_IDS needs SHARD_COUNT: how many shards there are in all"),
+        ("0,4", "4", "SHARD_IDS must be shard numbers from 0 to 3 (SHARD_COUNT is 4), got '4'"),
+        ("one", "2", "SHARD_IDS must be shard numbers from 0 to 1 (SHARD_COUNT is 2), got 'one'"),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env({**base, "SHARD_COUNT": count, "SHARD_IDS": ids}, Path("/x"))
+        assert refused.value.problems == [problem]
+
+
+def test_the_queue_url_password_is_a_secret() -> None:
+    base = {"DISCORD_TOKEN": "t0k3n.value", "API_KEY": "sk-abcdef123456"}
+    read = Settings.from_env({**base, "QUEUE_URL": "redis://:s3cr%40t@cache:6379/0"}, Path("/x"))
+    assert {"s3cr%40t", "s3cr@t"} <= set(read.secrets)
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({**base, "QUEUE_URL": "amqp://guest:pw@mq/"}, Path("/x"))
+    assert refused.value.problems == [
+        "QUEUE_URL must be a redis/rediss/postgresql/postgres URL, got 'amqp://guest:***@mq/'"
     ]
 
 
