@@ -322,7 +322,8 @@ class _Reader:
         bad = [p for p in parts if not p.isdigit() or int(p) >= count]
         if bad:
             self.problems.append(
-                f"SHARD_IDS must be shard numbers from 0 to {count - 1} (SHARD_COUNT is {count}), got '{bad[0]}'"
+                f"SHARD_IDS must be shard numbers from 0 to {count - 1} (SHARD_COUNT is {count}), "
+                f"got '{bad[0]}'"
             )
             return ()
         return tuple(sorted({int(p) for p in parts}))
