@@ -23,6 +23,7 @@ from bot.cli import CLI_COMMANDS, add_cli_commands, run_cli
 from bot.config import SETTINGS, ConfigError, Settings
 from bot.postgres import StoreUnreachable
 from bot.redact import Redactor, setup_logging
+from bot.scaleout import Role, split_problem
 from bot.settings_hints import RELAY_SETTING, env_file_keys, unknown_keys
 from bot.storage import data_dir_problem
 from bot.ui.client import BananaBot, use_discord_endpoints
@@ -40,6 +41,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="bananabot, an image bot for Discord")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="connect to Discord and serve commands (the default)")
+    sub.add_parser(
+        "gateway",
+        help="scaling out: answer Discord and hand the jobs to workers (DATABASE_URL and QUEUE_URL)",
+    )
+    sub.add_parser("worker", help="scaling out: run the jobs gateways hand over (DATABASE_URL and QUEUE_URL)")
     sync = sub.add_parser("sync", help="register the slash commands with Discord, then exit")
     sync.add_argument("--guild", type=int, metavar="ID", help="only this server (instant), not globally")
     sync.add_argument(
@@ -80,8 +86,8 @@ def _load_settings(command: str | None) -> Settings:
     return settings
 
 
-async def _run(settings: Settings) -> int:
-    bot = BananaBot(settings)
+async def _run(settings: Settings, role: Role = Role.ALL) -> int:
+    bot = BananaBot(settings, role=role)
     loop = asyncio.get_running_loop()
     stopping: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -108,6 +114,36 @@ async def _run(settings: Settings) -> int:
             # aiohttp may then fail the open with an AssertionError rather than a ClientError.
             if not stopping:
                 raise
+    log.info("Stopped")
+    return 0
+
+
+async def _work(settings: Settings) -> int:
+    """A worker: logged in over REST only (no gateway connection), running jobs until a signal."""
+    bot = BananaBot(settings, role=Role.WORKER, auto_sync=False)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(
+            sig, lambda s=sig: (log.info("Received %s, shutting down", s.name), stop.set())
+        )
+    async with bot:
+        try:
+            await bot.login(settings.discord_token)
+        except discord.LoginFailure:
+            print(
+                "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        except StoreUnreachable as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_UNREACHABLE
+        except (aiohttp.ClientError, discord.HTTPException, OSError) as exc:
+            print(f"Could not reach Discord or the queue: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        log.info("Worker ready")
+        await stop.wait()
     log.info("Stopped")
     return 0
 
@@ -231,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_check(settings))
     if args.command in CLI_COMMANDS:
         return asyncio.run(run_cli(settings, args))
+    if args.command in ("gateway", "worker"):
+        role = Role(args.command)
+        problem = split_problem(settings, role)
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_CONFIG
+        return asyncio.run(_work(settings) if role is Role.WORKER else _run(settings, role))
     return asyncio.run(_run(settings))
 
 

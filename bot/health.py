@@ -26,6 +26,10 @@ class Health:
     store_writable: bool
     queue_depth: int
     running_jobs: int
+    # Gateway and worker processes: which this is; a gateway's view of the workers and the queue.
+    role: str | None = None  # "gateway" or "worker"; one process says nothing
+    workers: tuple[dict[str, object], ...] | None = None
+    queue: dict[str, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,7 +60,8 @@ class HealthServer:
 
     async def _health(self, request: web.Request) -> web.Response:
         health = await self.probe()
-        body = {"status": "ok" if health.ok else "down", **asdict(health)}
+        shown = {k: v for k, v in asdict(health).items() if v is not None}
+        body = {"status": "ok" if health.ok else "down", **shown}
         return web.json_response(body, status=200 if health.ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:

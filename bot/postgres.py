@@ -221,6 +221,12 @@ class PgDatabase:
         async with self._reachable(), self.pool.acquire() as conn, conn.transaction():
             return await work(conn)
 
+    @contextlib.asynccontextmanager
+    async def transaction_context(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside one transaction, for work that reads and writes between awaits."""
+        async with self._reachable(), self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
     async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
         for attempt in (1, 2):
             try:

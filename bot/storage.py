@@ -85,6 +85,23 @@ MIGRATIONS: tuple[str | Dialects, ...] = (
     ALTER TABLE jobs ADD COLUMN estimate REAL;
     ALTER TABLE jobs ADD COLUMN cost REAL;
     """,
+    # Gateway and worker processes (bot/jobs/shared.py): when a gateway handed a job to the queue,
+    # which worker holds it, when that worker let it go; and each worker's heartbeat.
+    """
+    ALTER TABLE jobs ADD COLUMN dispatched_at REAL;
+    ALTER TABLE jobs ADD COLUMN held_by TEXT;
+    ALTER TABLE jobs ADD COLUMN released_at REAL;
+    CREATE INDEX jobs_dispatched ON jobs (dispatched_at, released_at);
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        concurrency INTEGER NOT NULL,
+        running INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.jobs.store import JobStore, SqliteJobStore
 from bot.storage import ActionStore, Database, SqliteActionStore
+
+if TYPE_CHECKING:
+    from bot.postgres import PgDatabase
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class Stores:
     # Whether the journal answers now (for /healthz). The SQLite file's health is DATA_DIR's,
     # which the health check probes itself.
     alive: Callable[[], Awaitable[bool]]
+    # The PostgreSQL journal itself, which gateway and worker processes share (None on SQLite).
+    shared: PgDatabase | None = None
 
 
 async def _always() -> bool:
@@ -39,6 +45,6 @@ async def open_stores(database_url: str | None, sqlite: Database) -> Stores:
 
         db = PgDatabase(database_url)
         await db.open()
-        return Stores(PostgresJobStore(db), PgActionStore(db), db.close, db.alive)
+        return Stores(PostgresJobStore(db), PgActionStore(db), db.close, db.alive, db)
     await sqlite.open()
     return Stores(SqliteJobStore(sqlite), SqliteActionStore(sqlite), sqlite.close, _always)

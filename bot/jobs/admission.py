@@ -80,7 +80,8 @@ class Admission:
         if not exempt and mine >= settings.max_jobs_per_user:
             raise UserBusy(limit=settings.max_jobs_per_user)
         waiting = sum(1 for a in open_jobs if a.phase in (Phase.PREPARING, Phase.WAITING))
-        free_slots = settings.max_concurrent_jobs - board.running
+        # A gateway's dispatched jobs run in workers, possibly more of them than its own slots.
+        free_slots = max(0, settings.max_concurrent_jobs - board.running)
         if waiting - free_slots >= settings.max_queue_length:
             raise QueueFull()
 

@@ -18,17 +18,21 @@ from dataclasses import dataclass, replace
 
 from bot.config import Settings
 from bot.errors import BotError, BudgetReached, StorageFailed, StoreUnavailable
+from bot.jobqueue import JobQueue
 from bot.jobs.access import Member
 from bot.jobs.admission import Admission, Usage
 from bot.jobs.budgets import month_of
 from bot.jobs.files import JobFiles
+from bot.jobs.handoff import Handoff
 from bot.jobs.intake import Intake
 from bot.jobs.lifecycle import Lifecycle
 from bot.jobs.model import Job, JobStatus, Origin
 from bot.jobs.progress import ProgressShow
 from bot.jobs.runner import Runner
+from bot.jobs.shared import SharedJournal
 from bot.jobs.state import Active, Board, JobSink, Phase
 from bot.jobs.store import JobStore, ModelStats
+from bot.jobs.worker_runs import WorkerRuns
 from bot.notices import Notice, NoticeKind, OwnerNotices
 from bot.request import Derivation, GenerateRequest, Kind, Parent
 from bot.service import ImageService
@@ -87,6 +91,28 @@ class JobEngine:
         self.lifecycle = Lifecycle(self.board, self.runner, self.progress)
         self._admit_lock = asyncio.Lock()
         self._loops: list[asyncio.Task[None]] = []
+        # Gateway and worker processes (bot/jobs/handoff.py, bot/jobs/worker_runs.py); neither in
+        # one process, which runs its jobs itself.
+        self.handoff: Handoff | None = None
+        self.worker: WorkerRuns | None = None
+        self._journal: SharedJournal | None = None
+        self._owns: Callable[[Job], bool] | None = None
+
+    def run_in_workers(
+        self, journal: SharedJournal, queue: JobQueue, owns: Callable[[Job], bool] | None = None
+    ) -> Handoff:
+        """Be a gateway: jobs are accepted and wait here, and run in worker processes. `owns` says
+        which journaled jobs are this gateway's to resume (its shards')."""
+        self._journal, self._owns = journal, owns
+        self.handoff = Handoff(self.board, journal, queue)
+        self.board.remote = self.handoff
+        return self.handoff
+
+    def serve_queue(self, journal: SharedJournal, concurrency: int) -> WorkerRuns:
+        """Be a worker: run the jobs the queue hands over, up to `concurrency` at once."""
+        self._journal = journal
+        self.worker = WorkerRuns(self.board, self.runner, self.lifecycle, journal, concurrency)
+        return self.worker
 
     @property
     def sink(self) -> JobSink | None:
@@ -111,6 +137,8 @@ class JobEngine:
         pictures and queues the job.
         """
         exempt = self.admission.check_access(member)
+        if self.handoff is not None and not self.handoff.queue_ok:
+            raise StoreUnavailable("the queue to the workers does not answer")
         plan = self.service.plan_request(request)
         units = plan.request.count if plan.request.kind is not Kind.ACTION else 1
         estimate = self.service.estimate(plan)
@@ -224,7 +252,13 @@ class JobEngine:
 
     async def start(self) -> None:
         """Pick up every job the journal holds open, then run the queue and its clocks."""
-        await self.lifecycle.resume()
+        if self.worker is not None:
+            await self.worker.start()  # a worker resumes nothing: the gateways hand out the jobs
+        else:
+            journal = self._journal
+            await self.lifecycle.resume(self._owns, journal.dispatched if journal is not None else None)
+            if self.handoff is not None:
+                await self.handoff.start()
         self._loops = [
             asyncio.create_task(self.progress.tick(), name="jobs-progress"),
             asyncio.create_task(self.lifecycle.janitor(self.janitor_every), name="jobs-janitor"),
@@ -234,6 +268,10 @@ class JobEngine:
         """Stop taking jobs, let running ones finish for SHUTDOWN_GRACE seconds, and leave the rest
         in the journal for the next start. Safe to call more than once."""
         await self.lifecycle.drain(self._loops)
+        if self.handoff is not None:
+            await self.handoff.stop()
+        if self.worker is not None:
+            await self.worker.stop()
 
     async def clean_files(self) -> int:
         return await self.lifecycle.clean_files()

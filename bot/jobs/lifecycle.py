@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.errors import BotError
 from bot.imaging import FittedImage, fit_to_limit_async
@@ -21,6 +22,9 @@ from bot.service import Delivery, Plan
 
 log = logging.getLogger(__name__)
 
+# Which of these journal ids workers hold (a gateway's resume).
+Dispatched = Callable[[list[int]], Awaitable[set[int]]]
+
 
 class Lifecycle:
     def __init__(self, board: Board, runner: Runner, progress: ProgressShow) -> None:
@@ -29,11 +33,24 @@ class Lifecycle:
         self.progress = progress
         self._drained: asyncio.Task[None] | None = None
 
-    async def resume(self) -> int:
-        """Take every job the journal holds open back into the engine; return how many resume."""
+    async def resume(
+        self, owns: Callable[[Job], bool] | None = None, dispatched: Dispatched | None = None
+    ) -> int:
+        """Take every job the journal holds open back into the engine; return how many resume.
+
+        A gateway process takes only the jobs of its shards (`owns`), and those already dispatched
+        to workers (`dispatched` tells which) only as held there."""
         board = self.board
         resumed = 0
-        for job in await board.store.unfinished():
+        jobs = [job for job in await board.store.unfinished() if owns is None or owns(job)]
+        remote = await dispatched([job.id for job in jobs]) if dispatched is not None else set()
+        for job in jobs:
+            if job.id in remote:
+                active = Active(job, _format_of(board, job), phase=Phase.RUNNING, holds_slot=True)
+                board.active[job.id] = active
+                board.running += 1
+                resumed += 1
+                continue
             try:
                 route, _ = board.service.route(job.model)
             except BotError as exc:
@@ -60,6 +77,9 @@ class Lifecycle:
             if active.phase is Phase.WAITING:
                 self.progress.show(active, places)
         return resumed
+
+    async def redeliver(self, active: Active) -> None:
+        await self._redeliver(active)
 
     async def _redeliver(self, active: Active) -> None:
         """A job finished before a restart but its result was not confirmed posted."""
@@ -93,6 +113,10 @@ class Lifecycle:
             task_id=stored.task_id,
             actions=tuple(Action(*action) for action in stored.actions),
         )
+
+    def _in_worker(self, active: Active) -> bool:
+        # A gateway's dispatched job: its worker goes on with it and shows it.
+        return active.task is None and self.board.remote is not None
 
     def kept(self, job: Job) -> bool:
         """Whether a job's result is still kept for its buttons (RESULT_RETENTION_HOURS)."""
@@ -175,7 +199,11 @@ class Lifecycle:
         if finishing:
             await asyncio.wait(finishing, timeout=30)
         # Tell the members who wait that their job is kept, not lost.
-        waiting = [a for a in board.active.values() if a.phase in (Phase.WAITING, Phase.RUNNING)]
+        waiting = [
+            a
+            for a in board.active.values()
+            if a.phase is Phase.WAITING or (a.phase is Phase.RUNNING and not self._in_worker(a))
+        ]
         for active in waiting:
             active.phase = Phase.WAITING
         notices = [
@@ -191,3 +219,11 @@ class Lifecycle:
             await asyncio.wait(list(board.background), timeout=10)
         for task in board.background:
             task.cancel()
+
+
+def _format_of(board: Board, job: Job) -> str:
+    try:
+        route, _ = board.service.route(job.model)
+    except BotError:
+        return ""
+    return route.format

@@ -42,6 +42,8 @@ class ProgressShow:
         if active.phase is Phase.WAITING:
             ahead = places.get(active.job.id, 0)
             return ProgressView(JobStatus.QUEUED, ahead=ahead, restarting=restarting, **cost)
+        if active.phase is Phase.RUNNING and active.task is None and self.board.remote is not None:
+            return None  # a worker runs it and shows its progress
         if active.phase is Phase.RUNNING:
             seconds = time.monotonic() - active.started
             if seconds < self.every() / 2 and active.percent is None:

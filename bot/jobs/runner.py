@@ -55,6 +55,9 @@ class Runner:
         board = self.board
         if not board.accepting:
             return
+        if board.remote is not None:
+            board.remote.kick()  # a gateway: the workers run it, when the whole bot has room
+            return
         while board.running < board.settings.max_concurrent_jobs:
             entry = board.queue.pop(self._fits)
             if entry is None:
@@ -80,6 +83,10 @@ class Runner:
             self.dispatch()
 
     # --- the run ----------------------------------------------------------------------------
+
+    async def execute(self, active: Active) -> None:
+        """Run a job that holds a slot to its one ending (a worker process calls this per entry)."""
+        await self._execute(active)
 
     async def _execute(self, active: Active) -> None:
         job = active.job
@@ -188,6 +195,10 @@ class Runner:
         board, job = self.board, active.job
         sink = board.require_sink()
         active.phase = Phase.DELIVERING
+        if board.claim_delivery is not None and not await board.claim_delivery(job):
+            log.info("Job %d: another worker posts its result", job.id)
+            board.forget(active)
+            return
         delivery = replace(delivery, lineage=await self._lineage(job))
         try:
             async with active.message_lock:
@@ -315,6 +326,8 @@ class Runner:
             active.task.cancel()
             if job.upstream_task:
                 board.spawn(board.service.cancel_task(job.model, job.upstream_task))
+        elif active.phase is Phase.RUNNING and board.remote is not None:
+            board.spawn(board.remote.cancel(active))  # a worker runs it: it ends it and says so
         # Still preparing: the engine's `submit` ends it when the pictures are in.
         return job
 

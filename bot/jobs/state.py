@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from bot.service import Delivery, ImageService, Timing
 
 
+class Remote(Protocol):
+    """Where a gateway's jobs run: worker processes, reached through the queue (bot/jobs/handoff.py)."""
+
+    def kick(self) -> None:
+        """Look for room for the waiting jobs now."""
+
+    async def cancel(self, active: Active) -> None:
+        """Stop a job a worker holds (journaled first, then told to the queue)."""
+
+
 class JobSink(Protocol):
     """Where a job's state and outcome are shown; every method may raise, the engine logs it."""
 
@@ -117,6 +127,10 @@ class Board:
     running: int = 0
     running_keys: Counter[str] = field(default_factory=Counter)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # A gateway process: its jobs run in workers (dispatched, they show no progress from here).
+    remote: Remote | None = None
+    # A worker process: whether it, of every live worker, posts this job's result (exactly once).
+    claim_delivery: Callable[[Job], Coroutine[Any, Any, bool]] | None = None
 
     def require_sink(self) -> JobSink:
         if self.sink is None:

@@ -29,10 +29,12 @@ from bot.providers.registry import build_relays
 from bot.redact import Redactor
 from bot.relays import RelayPool
 from bot.routing import MAIN_RELAY
+from bot.scaleout import Role, ScaleOut
 from bot.service import ImageService
 from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore, data_dir_problem
 from bot.stores import open_stores
 from bot.ui.hints import startup_hints, sync_error
+from bot.ui.scaled import scaled_health
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -80,6 +82,7 @@ class BananaBot(commands.Bot):
         auto_sync: bool = True,
         serve: bool = True,
         retry_policy: RetryPolicy | None = None,
+        role: Role = Role.ALL,
     ) -> None:
         super().__init__(
             # Mentions are exempt from the privileged message-content intent, so no intent is needed.
@@ -94,6 +97,8 @@ class BananaBot(commands.Bot):
         self.auto_sync = auto_sync
         self.serve = serve  # False: log in for REST work only (`sync`); no jobs are run or resumed
         self.retry_policy = retry_policy
+        self.role = role  # one process, or a gateway or a worker around a shared journal and queue
+        self.scale: ScaleOut | None = None
         self.redactor = Redactor(settings.secrets)
         self.catalog = Catalog.load([settings.data_dir / "locales"], settings.default_locale)
         self.session: aiohttp.ClientSession | None = None
@@ -157,6 +162,10 @@ class BananaBot(commands.Bot):
             JobFiles(self.settings.data_dir / "jobs"),
             notices=self.notices,
         )
+        if self.role is not Role.ALL and self.serve:
+            assert stores.shared is not None  # the command checked DATABASE_URL and QUEUE_URL
+            self.scale = ScaleOut(self.role, settings, stores.shared)
+            await self.scale.attach(self._jobs)
         self._balances = BalanceWatcher(settings, http, self.notices)
         self._jobs.sink = self._job_sink
         await self.tree.set_translator(CatalogTranslator(self.catalog))
@@ -165,6 +174,8 @@ class BananaBot(commands.Bot):
         if self.serve:
             # Jobs the last run left in the journal resume now; their answers need only REST.
             await self._jobs.start()
+            if self.scale is not None:
+                await self.scale.start()
             self._balances.start()
             if settings.health_port:
                 jobs = self._jobs
@@ -217,7 +228,8 @@ class BananaBot(commands.Bot):
         connected = not self.is_closed() and self.ws is not None and self.ws.open
         if store is None and self._store_alive is not None and not await self._store_alive():
             store = "the journal's database does not answer"  # DATABASE_URL
-        return Health(connected, store is None, waiting, running)
+        health = Health(connected, store is None, waiting, running)
+        return await scaled_health(self, health)
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -246,6 +258,8 @@ class BananaBot(commands.Bot):
             if self._jobs is not None:
                 # New commands meanwhile get a short "restarting" answer: the gateway stays open.
                 try:
+                    if self.scale is not None:
+                        await self.scale.stop_taking()
                     await self._jobs.drain()
                 except Exception:
                     log.exception("Stopping the job engine failed; closing anyway")
@@ -258,4 +272,6 @@ class BananaBot(commands.Bot):
                 await self._images.directory.close()
             if self.session is not None and not self.session.closed:
                 await self.session.close()
+            if self.scale is not None:
+                await self.scale.close()
             await self._close_store()

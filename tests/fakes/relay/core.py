@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -85,6 +86,9 @@ class FakeRelay(FakeServer):
         self.gate = asyncio.Event()
         self.in_flight = 0  # generation calls being answered right now
         self.peak_in_flight = 0
+        # The same per model (the caps of CONCURRENCY_LIMITS), from the path or the body's model.
+        self.in_flight_by_model: collections.Counter[str] = collections.Counter()
+        self.peak_by_model: collections.Counter[str] = collections.Counter()
         # Gemini 3: the thought images before the final one (0 to 2), the signatures the relay issued,
         # and whether it refuses a conversation it did not sign (None: as the real model does).
         self.thought_images = 2
@@ -129,7 +133,7 @@ class FakeRelay(FakeServer):
         """Answer with the next queued mode ("ok" meaning the endpoint's `default`), counted in flight."""
         mode = self._plan.pop(0) if self._plan else (self.outage or "ok")
         handler = default if mode == "ok" else MODES[mode]
-        async with self._busy():
+        async with self._busy(_model_of(request.path, body)):
             return await handler(self, request, body)
 
     async def record(self, request: web.Request) -> Any:
@@ -155,9 +159,11 @@ class FakeRelay(FakeServer):
         return body
 
     @contextlib.asynccontextmanager
-    async def _busy(self) -> AsyncIterator[None]:
+    async def _busy(self, model: str = "") -> AsyncIterator[None]:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.in_flight_by_model[model] += 1
+        self.peak_by_model[model] = max(self.peak_by_model[model], self.in_flight_by_model[model])
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
@@ -166,6 +172,7 @@ class FakeRelay(FakeServer):
             yield
         finally:
             self.in_flight -= 1
+            self.in_flight_by_model[model] -= 1
 
     # --- relay-wide routes ------------------------------------------------------------------------
 
@@ -233,3 +240,10 @@ class FakeRelay(FakeServer):
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(RelayCall("GET", request.path, dict(request.query), dict(request.headers), None))
         return stored_file(self.files, request.match_info["name"])
+
+
+def _model_of(path: str, body: Any) -> str:
+    """The model a generation call asks for: Gemini's path names it, the OpenAI formats' body."""
+    if "/models/" in path:
+        return path.split("/models/", 1)[1].split(":", 1)[0]
+    return str(body.get("model", "")) if isinstance(body, dict) else ""

@@ -1,0 +1,172 @@
+"""A worker process's side of the run: each queue entry names a journaled job, which the worker runs
+with the engine's own runner (the same call, time limit, progress, result and endings as one process)
+while it holds the job's lease; then it lets the job go, or gives it back when it is stopping.
+
+What the journal says decides, not the entry: a job already ended is not run again, one cancelled
+meanwhile is ended as cancelled, one done but not posted is only posted, a Midjourney task resumes
+polling by its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from bot.errors import BotError, JobAlreadyOver
+from bot.jobs.access import Member
+from bot.jobs.lifecycle import Lifecycle
+from bot.jobs.model import Job, JobStatus
+from bot.jobs.runner import Runner
+from bot.jobs.shared import SharedJournal, worker_name
+from bot.jobs.state import Active, Board, Phase
+
+log = logging.getLogger(__name__)
+
+# How often a worker looks for cancels of the jobs it runs in the journal (the queue's abort is
+# faster; this catches one the queue lost).
+CANCELS_EVERY = 1.0
+
+
+class WorkerRuns:
+    def __init__(
+        self, board: Board, runner: Runner, lifecycle: Lifecycle, journal: SharedJournal, concurrency: int
+    ) -> None:
+        self.board = board
+        self.runner = runner
+        self.lifecycle = lifecycle
+        self.journal = journal
+        self.concurrency = concurrency
+        self.id = worker_name()
+        self._loops: list[asyncio.Task[None]] = []
+        board.claim_delivery = self._claim_delivery
+
+    async def start(self) -> None:
+        await self.journal.beat(self.id, self.concurrency, 0)
+        self._loops = [
+            asyncio.create_task(self._beats(), name="worker-heartbeat"),
+            asyncio.create_task(self._cancels(), name="worker-cancels"),
+        ]
+        log.info("Worker %s takes up to %d jobs at once", self.id, self.concurrency)
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops = []
+        await self.journal.leave(self.id)
+
+    # --- one entry ---------------------------------------------------------------------------
+
+    async def run(self, job_id: int) -> None:
+        """Run one queue entry's job; returns once the job is let go or given back."""
+        lease = await self.journal.lease(job_id, self.id)
+        while lease == "held":
+            # Another live worker runs it (an entry handed out twice), or one that died and whose
+            # heartbeat is not yet old: wait for it to end, or to be found dead.
+            await asyncio.sleep(self.journal.heartbeat / 3)
+            lease = await self.journal.lease(job_id, self.id)
+        if lease != "mine":
+            return
+        handed_back = False
+        try:
+            job = await self.board.store.get(job_id)
+            if job is not None:
+                handed_back = await self._run(job)
+        finally:
+            self.board.active.pop(job_id, None)
+            if handed_back:
+                await self.journal.hand_back(job_id, self.id)
+            else:
+                await self.journal.release(job_id, self.id)
+
+    async def _run(self, job: Job) -> bool:
+        """Take the job as the journal has it; True when it must be given back unfinished."""
+        board = self.board
+        if job.status is JobStatus.DONE:
+            if job.delivered_at is None and job.delivery_error is None:
+                await self._redeliver(job)
+            return False
+        if job.status.finished:
+            return False
+        try:
+            route, _ = board.service.route(job.model)
+        except BotError as exc:
+            active = Active(job, "", phase=Phase.DELIVERING)
+            board.active[job.id] = active
+            await self.runner.failed(active, exc)
+            return False
+        active = Active(job, route.format)
+        board.active[job.id] = active
+        if job.cancelled_by is not None:
+            active.phase = Phase.DELIVERING
+            await self.runner.cancelled(active)
+            return False
+        active.phase = Phase.RUNNING
+        active.started = time.monotonic()
+        active.holds_slot = True
+        board.running += 1
+        active.task = asyncio.create_task(self.runner.execute(active), name=f"job-{job.id}")
+        try:
+            await asyncio.shield(active.task)
+        except asyncio.CancelledError:
+            # The queue aborted the entry (a cancel) or the worker is stopping: the journal says which.
+            await self._stop_for(active)
+            await asyncio.wait([active.task])
+        return active.stop == "shutdown"
+
+    async def _stop_for(self, active: Active) -> None:
+        by = None
+        with contextlib.suppress(Exception):
+            by = (await self.journal.cancelled_by([active.job.id])).get(active.job.id)
+        if by is not None:
+            self._cancel(active, by)
+        elif not active.stop and active.task is not None:
+            # Stopping: the job goes back to the queue unfinished (a cancel the journal could not
+            # confirm reaches the next worker, which reads it there before running).
+            active.stop = "shutdown"
+            active.task.cancel()
+
+    def _cancel(self, active: Active, by: int) -> None:
+        job = active.job
+        with contextlib.suppress(JobAlreadyOver):
+            # The gateway checked who may cancel; here the journal's word is enough.
+            self.runner.cancel(job.id, Member(by, job.origin.guild_id, (), is_moderator=True))
+
+    async def _redeliver(self, job: Job) -> None:
+        active = Active(job, "", phase=Phase.DELIVERING)
+        self.board.active[job.id] = active
+        await self.lifecycle.redeliver(active)
+
+    async def _claim_delivery(self, job: Job) -> bool:
+        return await self.journal.claim_delivery(job.id, self.id)
+
+    # --- clocks -------------------------------------------------------------------------------
+
+    async def _beats(self) -> None:
+        while True:
+            await asyncio.sleep(self.journal.heartbeat / 3)
+            try:
+                await self.journal.beat(self.id, self.concurrency, self.board.running)
+            except Exception as exc:  # the database away: the next beat tries again
+                log.warning("Worker heartbeat not recorded (%s: %s)", type(exc).__name__, exc)
+
+    async def _cancels(self) -> None:
+        while True:
+            await asyncio.sleep(CANCELS_EVERY)
+            running = {
+                job_id: a
+                for job_id, a in self.board.active.items()
+                if a.phase is Phase.RUNNING and a.task is not None and not a.stop
+            }
+            if not running:
+                continue
+            try:
+                cancelled = await self.journal.cancelled_by(running)
+            except Exception:  # noqa: S112 - the database away: look again in a second
+                continue
+            for job_id, by in cancelled.items():
+                self._cancel(running[job_id], by)
