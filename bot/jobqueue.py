@@ -134,6 +134,7 @@ class QueueWorker:
         )
         # The process owns its signals (SIGTERM drains the bot as a whole), not the queue library.
         self._worker.SIGNALS = []
+        logging.getLogger("saq").addFilter(_no_grace_warning)
         _first_sweep_waits(queue.queue)
         self._task: asyncio.Task[None] | None = None
 
@@ -170,6 +171,11 @@ class QueueWorker:
                 await entry.update()
             except Exception as exc:  # the queue briefly unreachable: the next beat tries again
                 log.warning("Heartbeat of queue entry %s failed: %s", entry.key, exc)
+
+
+def _no_grace_warning(record: logging.LogRecord) -> bool:
+    # The library stops at once on purpose (grace 0): the engine gives running jobs their grace.
+    return "shutdown grace period" not in record.getMessage()
 
 
 def _status(entry: Any) -> str:

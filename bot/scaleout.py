@@ -89,9 +89,8 @@ class ScaleOut:
         else:
             concurrency = self.settings.max_concurrent_jobs
             runs = engine.serve_queue(self.journal, concurrency)
-            self._worker = self.queue.worker(
-                runs.run, concurrency=concurrency, grace=self.settings.shutdown_grace
-            )
+            # The queue library stops at once; the engine's drain gives running jobs their grace.
+            self._worker = self.queue.worker(runs.run, concurrency=concurrency, grace=0)
 
     async def start(self) -> None:
         """After `engine.start`: a worker begins taking entries."""
@@ -99,8 +98,9 @@ class ScaleOut:
             await self._worker.start()
 
     async def stop_taking(self) -> None:
-        """Before the engine drains: a worker takes no new entry and lets the running ones finish
-        for SHUTDOWN_GRACE seconds; the rest go back to the queue for another worker."""
+        """Before the engine drains: a worker takes no new entry. The queue hands the entries of
+        its running jobs out again, and another worker waits on their lease while the drain lets
+        them finish for SHUTDOWN_GRACE seconds; the rest are given back to it."""
         if self._worker is not None:
             await self._worker.stop()
 

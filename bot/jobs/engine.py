@@ -111,7 +111,7 @@ class JobEngine:
     def serve_queue(self, journal: SharedJournal, concurrency: int) -> WorkerRuns:
         """Be a worker: run the jobs the queue hands over, up to `concurrency` at once."""
         self._journal = journal
-        self.worker = WorkerRuns(self.board, self.runner, self.lifecycle, journal, concurrency)
+        self.worker = WorkerRuns(self.board, self.runner, self.lifecycle, self.progress, journal, concurrency)
         return self.worker
 
     @property

@@ -18,9 +18,10 @@ from bot.errors import BotError, JobAlreadyOver
 from bot.jobs.access import Member
 from bot.jobs.lifecycle import Lifecycle
 from bot.jobs.model import Job, JobStatus
+from bot.jobs.progress import ProgressShow
 from bot.jobs.runner import Runner
 from bot.jobs.shared import SharedJournal, worker_name
-from bot.jobs.state import Active, Board, Phase
+from bot.jobs.state import Active, Board, Phase, ProgressView
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,23 @@ CANCELS_EVERY = 1.0
 
 class WorkerRuns:
     def __init__(
-        self, board: Board, runner: Runner, lifecycle: Lifecycle, journal: SharedJournal, concurrency: int
+        self,
+        board: Board,
+        runner: Runner,
+        lifecycle: Lifecycle,
+        progress: ProgressShow,
+        journal: SharedJournal,
+        concurrency: int,
     ) -> None:
         self.board = board
         self.runner = runner
         self.lifecycle = lifecycle
+        self.progress = progress
         self.journal = journal
         self.concurrency = concurrency
         self.id = worker_name()
         self._loops: list[asyncio.Task[None]] = []
+        self._runs: set[asyncio.Task[None]] = set()  # entries under way, which a stop waits for
         board.claim_delivery = self._claim_delivery
 
     async def start(self) -> None:
@@ -51,6 +60,9 @@ class WorkerRuns:
         log.info("Worker %s takes up to %d jobs at once", self.id, self.concurrency)
 
     async def stop(self) -> None:
+        """After the drain: the entries under way finish giving back or letting go of their jobs."""
+        if self._runs:
+            await asyncio.wait(list(self._runs), timeout=30)
         for task in self._loops:
             task.cancel()
         for task in self._loops:
@@ -62,7 +74,25 @@ class WorkerRuns:
     # --- one entry ---------------------------------------------------------------------------
 
     async def run(self, job_id: int) -> None:
-        """Run one queue entry's job; returns once the job is let go or given back."""
+        """Run one queue entry's job; returns once the job is let go or given back.
+
+        The entry's work (the lease, the run, letting go) is a task of its own, which the queue's
+        cancels never cut in the middle. An abort (a member's Cancel, journaled first) cancels the
+        job; the queue stopping because the worker stops leaves the job to the engine's drain,
+        which lets it finish for SHUTDOWN_GRACE seconds and gives it back after that (the queue
+        hands the entry out again meanwhile; the next worker waits on the lease)."""
+        inner = asyncio.create_task(self._entry(job_id), name=f"entry-{job_id}")
+        self._runs.add(inner)
+        inner.add_done_callback(self._runs.discard)
+        try:
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            active = self.board.active.get(job_id)
+            if not inner.done() and active is not None:
+                self.board.spawn(self._cancel_if_asked(active))
+            raise
+
+    async def _entry(self, job_id: int) -> None:
         lease = await self.journal.lease(job_id, self.id)
         while lease == "held":
             # Another live worker runs it (an entry handed out twice), or one that died and whose
@@ -110,25 +140,18 @@ class WorkerRuns:
         active.holds_slot = True
         board.running += 1
         active.task = asyncio.create_task(self.runner.execute(active), name=f"job-{job.id}")
-        try:
-            await asyncio.shield(active.task)
-        except asyncio.CancelledError:
-            # The queue aborted the entry (a cancel) or the worker is stopping: the journal says which.
-            await self._stop_for(active)
-            await asyncio.wait([active.task])
-        return active.stop == "shutdown"
+        await asyncio.wait([active.task])  # ended by its run, a cancel, or the drain
+        if active.stop == "shutdown":
+            with contextlib.suppress(Exception):
+                await self.progress.send(active, ProgressView(JobStatus.QUEUED, restarting=True))
+            return True
+        return False
 
-    async def _stop_for(self, active: Active) -> None:
-        by = None
+    async def _cancel_if_asked(self, active: Active) -> None:
         with contextlib.suppress(Exception):
             by = (await self.journal.cancelled_by([active.job.id])).get(active.job.id)
-        if by is not None:
-            self._cancel(active, by)
-        elif not active.stop and active.task is not None:
-            # Stopping: the job goes back to the queue unfinished (a cancel the journal could not
-            # confirm reaches the next worker, which reads it there before running).
-            active.stop = "shutdown"
-            active.task.cancel()
+            if by is not None:
+                self._cancel(active, by)
 
     def _cancel(self, active: Active, by: int) -> None:
         job = active.job
