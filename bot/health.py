@@ -1,7 +1,8 @@
 """The health and metrics endpoint, on aiohttp's web server at HEALTH_HOST:HEALTH_PORT.
 
-`/healthz` answers 200 with a small JSON while the gateway is connected and the store writable,
-503 otherwise, for a container's health check; `/metrics` is bot/metrics.py's Prometheus text.
+`/healthz` answers 200 with a small JSON while the gateway is connected (every shard this process
+holds, when sharded) and the store writable, 503 otherwise, for a container's health check;
+`/metrics` is bot/metrics.py's Prometheus text.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Health:
     store_writable: bool
     queue_depth: int
     running_jobs: int
+    # A sharded gateway: each shard this process holds and whether it is connected (all of them
+    # must be for `gateway_connected`); absent from the JSON when unsharded.
+    shards: dict[int, bool] | None = None
 
     @property
     def ok(self) -> bool:
@@ -57,6 +61,10 @@ class HealthServer:
     async def _health(self, request: web.Request) -> web.Response:
         health = await self.probe()
         body = {"status": "ok" if health.ok else "down", **asdict(health)}
+        if health.shards is None:
+            del body["shards"]
+        else:
+            body["shards"] = {str(shard): up for shard, up in health.shards.items()}
         return web.json_response(body, status=200 if health.ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:

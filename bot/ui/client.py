@@ -33,6 +33,7 @@ from bot.service import ImageService
 from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore, data_dir_problem
 from bot.stores import open_stores
 from bot.ui.hints import startup_hints, sync_error
+from bot.ui.shards import client_class, gateway_state, shard_options
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -73,6 +74,10 @@ def _counted(send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
 
 
 class BananaBot(commands.Bot):
+    def __new__(cls, settings: Settings, *args: Any, **kwargs: Any) -> BananaBot:
+        # SHARD_COUNT>0: the same bot on discord.py's AutoShardedBot (bot/ui/shards.py).
+        return super().__new__(client_class(cls, settings))
+
     def __init__(
         self,
         settings: Settings,
@@ -89,6 +94,7 @@ class BananaBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=BananaTree,
             help_command=None,
+            **shard_options(settings),
         )
         self.settings = settings
         self.auto_sync = auto_sync
@@ -212,12 +218,10 @@ class BananaBot(commands.Bot):
     async def health(self) -> Health:
         store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
         waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
-        # No on_disconnect listener for this: discord.py dispatches that event even after close,
-        # when it can no longer schedule it. The socket itself says whether it is open.
-        connected = not self.is_closed() and self.ws is not None and self.ws.open
+        gateway = gateway_state(self, self.settings)
         if store is None and self._store_alive is not None and not await self._store_alive():
             store = "the journal's database does not answer"  # DATABASE_URL
-        return Health(connected, store is None, waiting, running)
+        return Health(gateway.connected, store is None, waiting, running, gateway.shards)
 
     async def on_ready(self) -> None:
         assert self.user is not None
