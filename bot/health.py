@@ -1,7 +1,8 @@
 """The health and metrics endpoint, on aiohttp's web server at HEALTH_HOST:HEALTH_PORT.
 
-`/healthz` answers 200 with a small JSON while the gateway is connected and the store writable,
-503 otherwise, for a container's health check; `/metrics` is bot/metrics.py's Prometheus text.
+`/healthz` answers 200 with a small JSON while the gateway is connected (every shard this process
+holds, when sharded) and the store writable, 503 otherwise, for a container's health check;
+`/metrics` is bot/metrics.py's Prometheus text.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Health:
     store_writable: bool
     queue_depth: int
     running_jobs: int
+    # A sharded gateway: each shard this process holds and whether it is connected (all of them
+    # must be for `gateway_connected`); absent from the JSON when unsharded.
+    shards: dict[int, bool] | None = None
     # Gateway and worker processes: which this is; a gateway's view of the workers and the queue.
     role: str | None = None  # "gateway" or "worker"; one process says nothing
     workers: tuple[dict[str, object], ...] | None = None
@@ -60,7 +64,10 @@ class HealthServer:
 
     async def _health(self, request: web.Request) -> web.Response:
         health = await self.probe()
+        # The optional parts (shards, role, workers, queue) appear only where they apply.
         shown = {k: v for k, v in asdict(health).items() if v is not None}
+        if health.shards is not None:
+            shown["shards"] = {str(shard): up for shard, up in health.shards.items()}
         body = {"status": "ok" if health.ok else "down", **shown}
         return web.json_response(body, status=200 if health.ok else 503)
 

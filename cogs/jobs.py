@@ -14,6 +14,7 @@ from bot.relays import BreakerState, RelayStatus
 from bot.ui.buttons import CancelButton
 from bot.ui.client import BananaBot
 from bot.ui.render import BANANA_YELLOW
+from bot.ui.shards import gateway_state, shards_text
 from bot.ui.sink import DiscordSink
 from bot.ui.translator import text as _
 from bot.ui.who import member_of
@@ -96,6 +97,13 @@ class Jobs(commands.Cog):
             embed.add_field(
                 name=catalog.text("status.relays", locale),
                 value="\n".join(relay_line(r, catalog, locale) for r in relays)[:1024],
+                inline=False,
+            )
+        shards = gateway_state(self.bot, self.bot.settings).shards
+        if shards is not None:
+            embed.add_field(
+                name=catalog.text("status.shards", locale),
+                value=shards_text(shards, self.bot.settings.shard_count, catalog, locale),
                 inline=False,
             )
         if not state.accepting:

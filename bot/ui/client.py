@@ -35,6 +35,7 @@ from bot.storage import DB_NAME, ActionStore, Database, SqliteActionStore, data_
 from bot.stores import open_stores
 from bot.ui.hints import startup_hints, sync_error
 from bot.ui.scaled import scaled_health
+from bot.ui.shards import client_class, gateway_state, shard_options
 from bot.ui.translator import CatalogTranslator
 from bot.ui.tree import BananaTree
 
@@ -75,6 +76,10 @@ def _counted(send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
 
 
 class BananaBot(commands.Bot):
+    def __new__(cls, settings: Settings, *args: Any, **kwargs: Any) -> BananaBot:
+        # SHARD_COUNT>0: the same bot on discord.py's AutoShardedBot (bot/ui/shards.py).
+        return super().__new__(client_class(cls, settings))
+
     def __init__(
         self,
         settings: Settings,
@@ -92,6 +97,7 @@ class BananaBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=BananaTree,
             help_command=None,
+            **shard_options(settings),
         )
         self.settings = settings
         self.auto_sync = auto_sync
@@ -223,12 +229,10 @@ class BananaBot(commands.Bot):
     async def health(self) -> Health:
         store = await asyncio.to_thread(data_dir_problem, self.settings.data_dir)
         waiting, running = self._jobs.load() if self._jobs is not None else (0, 0)
-        # No on_disconnect listener for this: discord.py dispatches that event even after close,
-        # when it can no longer schedule it. The socket itself says whether it is open.
-        connected = not self.is_closed() and self.ws is not None and self.ws.open
+        gateway = gateway_state(self, self.settings)
         if store is None and self._store_alive is not None and not await self._store_alive():
             store = "the journal's database does not answer"  # DATABASE_URL
-        health = Health(connected, store is None, waiting, running)
+        health = Health(gateway.connected, store is None, waiting, running, gateway.shards)
         return await scaled_health(self, health)
 
     async def on_ready(self) -> None:

@@ -8,6 +8,11 @@ Its parts live beside it: `discord_payloads` (ids, users, messages, the interact
 push), `discord_calls` (the record of requests), `discord_messages` (the message store) and
 `discord_components` (the rules Discord applies to components, Components V2 included). Messages
 are refused as Discord refuses them (400 Invalid Form Body); `FakeDiscord.refusals` lists those.
+
+The gateway takes several connections at once, as Discord's does for a sharded bot: an IDENTIFY
+with `shard: [id, count]` makes its connection that shard's, and guild events and interactions go
+only to the connection of the guild's shard, `(guild_id >> 22) % count` (DMs: shard 0). An
+unsharded connection takes every event, as before. `GET /gateway/bot` answers as Discord does.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -73,6 +79,30 @@ __all__ = [
 ]
 
 TOKEN_LIFETIME = 15 * 60
+# Events whose own `id` is the guild's; every other guild event carries `guild_id`.
+GUILD_OBJECT_EVENTS = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")
+
+
+def shard_of(event: str, data: dict[str, Any], shard_count: int) -> int:
+    """The shard Discord sends an event on: its guild's, and shard 0 for what has no guild (DMs)."""
+    guild = data.get("id") if event in GUILD_OBJECT_EVENTS else data.get("guild_id")
+    return (int(guild) >> 22) % shard_count if guild else 0
+
+
+@dataclass
+class GatewayConnection:
+    """One bot connection to the gateway."""
+
+    ws: web.WebSocketResponse
+    shard: tuple[int, int] | None = None  # IDENTIFY's [id, count]; None: unsharded (or not identified)
+    identified: bool = False
+    ready: bool = False
+    seq: int = 0
+
+    def takes(self, event: str, data: dict[str, Any]) -> bool:
+        if not self.identified or self.ws.closed:
+            return False
+        return self.shard is None or shard_of(event, data, self.shard[1]) == self.shard[0]
 
 
 class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
@@ -82,6 +112,7 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         r.add_get("/api/v10/users/@me", self._me)
         r.add_get("/api/v10/oauth2/applications/@me", self._app_info)
         r.add_get("/gateway", self._gateway)
+        r.add_get("/api/v10/gateway/bot", self._gateway_bot)
         r.add_post("/api/v10/interactions/{iid}/{token}/callback", self._callback)
         r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         r.add_get("/api/v10/webhooks/{app}/{token}/messages/{mid}", self._get_message)
@@ -127,16 +158,24 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         # kill the bot at that instant).
         self.on_callback: Callable[[Call], None] | None = None
         self._nonces: dict[str, dict[str, Any]] = {}
-        self._ws: web.WebSocketResponse | None = None
-        self._seq = 0
+        # Every gateway connection so far, oldest first; `identifies` holds each IDENTIFY's `shard`
+        # field (None when it had none), in order; `undelivered` the events no connection's shard took.
+        self.connections: list[GatewayConnection] = []
+        self.identifies: list[list[int] | None] = []
+        self.undelivered: list[tuple[str, dict[str, Any]]] = []
+        # GET /gateway/bot: the shard count Discord recommends, and IDENTIFYs allowed at once.
+        self.recommended_shards = 1
+        self.max_concurrency = 1
+        self._gateway_changed = asyncio.Condition()
         self._changed = asyncio.Condition()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def close(self) -> None:
         # A clean close frame first, so the bot sees Discord hang up rather than a dropped socket.
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for connection in self.connections:
+            if not connection.ws.closed:
+                await connection.ws.close()
         await super().close()
 
     @property
@@ -157,46 +196,101 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
 
     # --- gateway ----------------------------------------------------------------------------------
 
-    async def drop_gateway(self) -> None:
-        """Discord's gateway goes away: the connection closes and new ones are refused."""
+    async def drop_gateway(self, shard: tuple[int, int] | None = None) -> None:
+        """Discord's gateway goes away: new connections are refused, and the open ones close (only
+        `shard`'s, when given: the bot's other shards stay connected)."""
         self.gateway_down = True
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=1011)
+        for connection in self.connections:
+            if not connection.ws.closed and shard in (None, connection.shard):
+                await connection.ws.close(code=1011)
 
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         if self.gateway_down:
             return web.Response(status=503)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
+        connection = GatewayConnection(ws)
+        self.connections.append(connection)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
-        async for msg in ws:
-            packet = json.loads(msg.data)
-            if packet["op"] == 1:
-                await ws.send_str(json.dumps({"op": 11}))
-            elif packet["op"] == 2:
-                if packet["d"]["token"] == self.reject_token:
-                    await ws.close(code=4004)
-                    break
-                self.identified.set()
-                ready = {
-                    "v": 10,
-                    "user": BOT_USER,
-                    "guilds": [],
-                    "session_id": "fake-session",
-                    "resume_gateway_url": self.gateway_url,
-                    "application": {"id": APP_ID, "flags": 0},
-                }
-                await self.dispatch("READY", ready)
-                self.ready.set()
-            elif packet["op"] == 6:
-                await self.dispatch("RESUMED", {})
+        try:
+            async for msg in ws:
+                packet = json.loads(msg.data)
+                if packet["op"] == 1:
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif packet["op"] == 2:
+                    if packet["d"]["token"] == self.reject_token:
+                        await ws.close(code=4004)
+                        break
+                    await self._identify(connection, packet["d"])
+                elif packet["op"] == 6:
+                    await self._send(connection, "RESUMED", {})
+        finally:
+            async with self._gateway_changed:
+                self._gateway_changed.notify_all()
         return ws
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        assert self._ws is not None, "no bot is connected to the gateway"
-        self._seq += 1
-        await self._ws.send_str(json.dumps({"op": 0, "s": self._seq, "t": event, "d": data}))
+    async def _identify(self, connection: GatewayConnection, identify: dict[str, Any]) -> None:
+        shard = identify.get("shard")
+        self.identifies.append(shard)
+        connection.shard = (shard[0], shard[1]) if shard else None
+        connection.identified = True
+        self.identified.set()
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [],
+            "session_id": f"fake-session-{len(self.identifies)}",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": APP_ID, "flags": 0},
+        }
+        if shard:
+            ready["shard"] = shard
+        await self._send(connection, "READY", ready)
+        connection.ready = True
+        self.ready.set()
+        async with self._gateway_changed:
+            self._gateway_changed.notify_all()
+
+    def ready_shards(self) -> set[tuple[int, int]]:
+        """The shards ([id, count]) with an open connection that has had its READY."""
+        return {c.shard for c in self.connections if c.ready and c.shard and not c.ws.closed}
+
+    async def wait_shards(self, *shards: tuple[int, int], timeout: float = 10.0) -> None:
+        """Until each shard ([id, count]) has an open connection that has had its READY."""
+        async with self._gateway_changed:
+            await asyncio.wait_for(
+                self._gateway_changed.wait_for(lambda: set(shards) <= self.ready_shards()), timeout
+            )
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> bool:
+        """Send an event as Discord would: on the connection of its shard. False when no connection
+        holds that shard (the event is then lost, as it is for a shard nobody connects)."""
+        assert self.connections, "no bot is connected to the gateway"
+        connection = self._route(event, data)
+        if connection is None:
+            self.undelivered.append((event, data))
+            return False
+        await self._send(connection, event, data)
+        return True
+
+    def _route(self, event: str, data: dict[str, Any]) -> GatewayConnection | None:
+        for connection in reversed(self.connections):  # the newest, when a shard reconnected
+            if connection.takes(event, data):
+                return connection
+        latest = self.connections[-1]
+        # Unsharded as before: the latest connection, even one not identified or already closed.
+        return latest if latest.shard is None else None
+
+    async def _send(self, connection: GatewayConnection, event: str, data: dict[str, Any]) -> None:
+        connection.seq += 1
+        await connection.ws.send_str(json.dumps({"op": 0, "s": connection.seq, "t": event, "d": data}))
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        await self._record(Call("GET", request.path, dict(request.query), dict(request.headers), None))
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": self.max_concurrency}
+        return _json(
+            {"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit}
+        )
 
     async def set_guild_locale(self, preferred_locale: str) -> None:
         """The server's preferred language: sent as GUILD_CREATE (what mentions read) and carried
