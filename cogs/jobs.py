@@ -14,6 +14,7 @@ from bot.relays import BreakerState, RelayStatus
 from bot.ui.buttons import CancelButton
 from bot.ui.client import BananaBot
 from bot.ui.render import BANANA_YELLOW
+from bot.ui.scaled import workers_field
 from bot.ui.shards import gateway_state, shards_text
 from bot.ui.sink import DiscordSink
 from bot.ui.translator import text as _
@@ -36,13 +37,21 @@ class Jobs(commands.Cog):
         catalog, locale = self.bot.catalog, interaction.locale.value
         state = await self.bot.jobs.status()
         embed = discord.Embed(title=catalog.text("status.title", locale), colour=BANANA_YELLOW)
+        workers = await workers_field(self.bot, catalog, locale)
+        slots, queued = state.slots, state.queued
+        if workers is not None:
+            slots, queued, _ = workers  # the whole bot's room and everything waiting for it
         embed.add_field(
             name=catalog.text("status.queue", locale),
             value=catalog.text(
-                "status.queue_value", locale, running=state.running, slots=state.slots, queued=state.queued
+                "status.queue_value", locale, running=state.running, slots=slots, queued=queued
             ),
             inline=False,
         )
+        if workers is not None:
+            embed.add_field(
+                name=catalog.text("status.workers", locale), value=workers[2][:1024], inline=False
+            )
         done = sum(m.done for m in state.models)
         failed = sum(m.failed for m in state.models)
         refused = sum(m.refused for m in state.models)

@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 from bot.health import Health
+from bot.i18n import Catalog
 from bot.scaleout import Role
 
 if TYPE_CHECKING:
@@ -30,3 +31,25 @@ async def scaled_health(bot: BananaBot, health: Health) -> Health:
     # Waiting: in this gateway's fair turns, and handed to the queue but not yet taken by a worker.
     queue = {"depth": health.queue_depth + status.queue.waiting, "running": status.queue.running}
     return replace(health, role="gateway", workers=workers, queue=queue)
+
+
+async def workers_field(bot: BananaBot, catalog: Catalog, locale: str) -> tuple[int, int, str] | None:
+    """A gateway's view of the workers: the bot's slots, the jobs waiting, and one line per worker."""
+    if bot.scale is None or bot.role is not Role.GATEWAY:
+        return None
+    waiting = bot.jobs.load()[0]
+    try:
+        status = await bot.scale.status()
+    except Exception:
+        return 0, waiting, catalog.text("status.workers_unknown", locale)
+    alive = [w for w in status.workers if w.alive]
+    capacity = sum(w.concurrency for w in alive)
+    cap = bot.settings.global_max_concurrent_jobs
+    lines = [
+        catalog.text("status.worker_line", locale, worker=w.id, running=w.running, slots=w.concurrency)
+        if w.alive
+        else catalog.text("status.worker_gone", locale, worker=w.id, seen=int(w.seen_at))
+        for w in status.workers
+    ]
+    text = "\n".join(lines) if alive else "\n".join([catalog.text("status.workers_none", locale), *lines])
+    return min(capacity, cap) if cap else capacity, waiting + status.queue.waiting, text
