@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,14 +18,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import private_error, wait_result
-from tests.e2e.test_jobs import ALICE, press_cancel, wait_cancelled, wait_progress
+from tests.e2e.test_health import get
+from tests.e2e.test_jobs import ALICE, BOB, answer, press_cancel, wait_cancelled, wait_progress
 from tests.e2e.test_process import environment, spawn
 from tests.e2e.test_restart import BotProcess, bad_log_lines, results
 from tests.e2e.test_result_buttons import press
 from tests.fakes.discord import FakeDiscord, SentInteraction, user
 from tests.fakes.relay import FakeRelay
 from tests.fakes.relay.midjourney import mj_success
-from tests.servers import RedisServer, start_redis
+from tests.servers import RedisServer, free_port, start_redis
 
 MEMBERS = [user(f"20000000000000{n:04d}", f"member{n}") for n in range(10)]
 
@@ -295,3 +298,58 @@ async def test_redis_restarted_empty_loses_no_job_and_commands_wait_for_it(
     assert codes == [0, 0, 0], cluster.logs()
     assert len(results(discord_fake.calls, sent)) == 1
     assert await pg.fetchval("SELECT COUNT(*) FROM jobs") == 2
+
+
+async def test_status_and_healthz_show_the_workers_and_the_queue(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
+) -> None:
+    relay.hold = asyncio.Event()
+    gateway_port, worker_port = free_port(), free_port()
+    await cluster.start("gateway", HEALTH_PORT=str(gateway_port), GLOBAL_MAX_CONCURRENT_JOBS="1")
+    doomed = await cluster.start("worker", MAX_CONCURRENT_JOBS="2", HEALTH_PORT=str(worker_port))
+    await cluster.start("worker", MAX_CONCURRENT_JOBS="3")
+    await asyncio.wait_for(discord_fake.ready.wait(), 30)
+    await live_workers(pg, 2)
+    running = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "one"}))
+    await until(lambda: relay.in_flight == 1, "the first call under way")
+    waiting = await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "two"}, member=BOB)
+    )
+    await wait_progress(discord_fake, waiting, "⏳")  # its place, shown by the gateway
+
+    async def fields() -> dict[str, str]:
+        status = await discord_fake.send_interaction(discord_fake.slash("status"))
+        (embed,) = (await answer(discord_fake, status))["embeds"]
+        return {f["name"]: f["value"] for f in embed["fields"]}
+
+    async def workers_counted() -> bool:
+        # Each worker's line comes from its heartbeat, a moment behind its jobs.
+        lines = (await fields())["Workers"].splitlines()
+        shown = sorted(re.fullmatch(r".+:\d+: (\d) of (\d) running", line).groups() for line in lines)  # type: ignore[union-attr]
+        return [slots for _, slots in shown] == ["2", "3"] and sum(int(n) for n, _ in shown) == 1
+
+    await eventually(workers_counted, "both workers in /status, one job running")
+    # GLOBAL_MAX_CONCURRENT_JOBS holds the bot to 1 slot, under its workers' 5.
+    assert (await fields())["Queue"] == "1 running of 1 · 1 waiting"
+
+    code, body = await get(gateway_port, "/healthz")
+    health = json.loads(body)
+    assert code == 200 and health["role"] == "gateway", health
+    assert health["queue"] == {"depth": 1, "running": 1}, health
+    assert sorted(w["concurrency"] for w in health["workers"]) == [2, 3]
+    assert all(w["alive"] for w in health["workers"])
+    code, body = await get(worker_port, "/healthz")
+    assert code == 200 and json.loads(body)["role"] == "worker", body
+
+    # A worker killed: /status says so, its heartbeat gone.
+    assert await doomed.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    async def one_gone() -> bool:
+        lines = (await fields())["Workers"].splitlines()
+        gone = [line for line in lines if "not heard from since <t:" in line]
+        return len(lines) == 2 and len(gone) == 1 and f":{doomed.process.pid}:" in gone[0] + ":"
+
+    await eventually(one_gone, "the killed worker shown as gone")
+    relay.hold.set()
+    await wait_result(discord_fake, running, timeout=60)
+    await wait_result(discord_fake, waiting, timeout=60)
