@@ -135,6 +135,8 @@ class QueueWorker:
         # The process owns its signals (SIGTERM drains the bot as a whole), not the queue library.
         self._worker.SIGNALS = []
         logging.getLogger("saq").addFilter(_no_grace_warning)
+        for name in ("saq", "asyncio"):
+            logging.getLogger(name).addFilter(_outage_in_one_line)
         _first_sweep_waits(queue.queue)
         self._task: asyncio.Task[None] | None = None
 
@@ -176,6 +178,37 @@ class QueueWorker:
 def _no_grace_warning(record: logging.LogRecord) -> bool:
     # The library stops at once on purpose (grace 0): the engine gives running jobs their grace.
     return "shutdown grace period" not in record.getMessage()
+
+
+def _outage_in_one_line(record: logging.LogRecord) -> bool:
+    """While Redis or PostgreSQL is away, the queue library logs each failed poll with its traceback
+    (and asyncio each of its polling tasks that failed): one line each says as much."""
+    if not record.exc_info or record.exc_info[1] is None:
+        return True
+    error = record.exc_info[1]
+    if not _is_outage(error):
+        return True
+    text = record.getMessage()
+    record.msg = "%s (the queue is unreachable: %s: %s)"
+    record.args = (text, type(error).__name__, error)
+    record.exc_info = None
+    record.exc_text = None
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
+def _is_outage(error: BaseException) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (ConnectionError, OSError, TimeoutError)) or type(error).__name__ in (
+            "ConnectionError",  # redis.exceptions.ConnectionError (not the builtin)
+            "TimeoutError",
+            "OperationalError",  # psycopg: the server is gone
+        ):
+            return True
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return False
 
 
 def _status(entry: Any) -> str:

@@ -165,7 +165,9 @@ class Handoff:
     def _queue_away(self, exc: Exception) -> None:
         if self.queue_ok:
             log.warning(
-                "The queue does not answer (%s: %s); new commands wait for it", type(exc).__name__, exc
+                "The queue does not answer (%s: %s); new commands are asked to come back later",
+                type(exc).__name__,
+                exc,
             )
         self.queue_ok = False
 

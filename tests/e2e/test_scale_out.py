@@ -326,7 +326,7 @@ async def test_status_and_healthz_show_the_workers_and_the_queue(
         # Each worker's line comes from its heartbeat, a moment behind its jobs.
         lines = (await fields())["Workers"].splitlines()
         shown = sorted(re.fullmatch(r".+:\d+: (\d) of (\d) running", line).groups() for line in lines)  # type: ignore[union-attr]
-        return [slots for _, slots in shown] == ["2", "3"] and sum(int(n) for n, _ in shown) == 1
+        return sorted(slots for _, slots in shown) == ["2", "3"] and sum(int(n) for n, _ in shown) == 1
 
     await eventually(workers_counted, "both workers in /status, one job running")
     # GLOBAL_MAX_CONCURRENT_JOBS holds the bot to 1 slot, under its workers' 5.
@@ -353,3 +353,35 @@ async def test_status_and_healthz_show_the_workers_and_the_queue(
     relay.hold.set()
     await wait_result(discord_fake, running, timeout=60)
     await wait_result(discord_fake, waiting, timeout=60)
+
+
+async def test_a_running_job_finishes_and_is_recorded_while_redis_is_away(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any, redis: RedisServer
+) -> None:
+    relay.hold = asyncio.Event()
+    gateway = await cluster.start("gateway")
+    worker = await cluster.start("worker")
+    await asyncio.wait_for(discord_fake.ready.wait(), 30)
+    await live_workers(pg, 1)
+    sent = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "through"}))
+    await until(lambda: relay.in_flight == 1, "the call under way")
+    redis.stop()
+    await gateway.log.wait_for("The queue does not answer")
+    relay.hold.set()
+    await wait_result(discord_fake, sent, timeout=30)
+
+    async def recorded() -> bool:
+        row = await journal_row(pg)
+        return (
+            row.get("status") == "done" and row["delivered_at"] is not None and row["released_at"] is not None
+        )
+
+    await eventually(recorded, "the job recorded done and let go")
+    redis.start()
+    await gateway.log.wait_for("The queue answers again")
+    again = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "after"}))
+    await wait_result(discord_fake, again, timeout=30)
+    assert worker.process.returncode is None and gateway.process.returncode is None
+    assert await cluster.stop_all() == [0, 0], cluster.logs()
+    # The outage is told in single lines, not a traceback for every poll of the queue.
+    assert "Traceback" not in cluster.logs()
