@@ -1,5 +1,6 @@
 # bananabot in a container: python -m bot as a non-root user, DATA_DIR in a volume, and a health
-# check on /healthz. Build: docker build -t bananabot .   (compose.yaml shows the usual way to run it)
+# check on /healthz. Build: docker build -t bananabot .   (compose.yaml shows the usual way to run it,
+# compose.scale.yaml the gateway and workers on PostgreSQL and Redis)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,8 +12,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-# The metrics extra brings prometheus-client, for /metrics; postgres brings asyncpg, for DATABASE_URL.
-RUN pip install '.[metrics,postgres]' \
+# The metrics extra brings prometheus-client, for /metrics; postgres brings asyncpg, for DATABASE_URL;
+# queue brings SAQ (Redis and PostgreSQL) for QUEUE_URL, so one image serves every role.
+RUN pip install '.[metrics,postgres,queue]' \
     && useradd --create-home --uid 10001 bananabot \
     && mkdir /data \
     && chown bananabot /data
@@ -28,4 +30,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 
-CMD ["python", "-m", "bot"]
+# `python -m bot` is the entry point and the command its argument: `docker run bananabot check`,
+# `docker compose run --rm bananabot sync`, and compose.scale.yaml's `gateway` and `worker`.
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]

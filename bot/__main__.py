@@ -35,6 +35,10 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
 ENV_FILE = Path(".env")
+ONE_PROCESS_QUEUE = (
+    "QUEUE_URL is used only by `python -m bot gateway` and `python -m bot worker`: "
+    "this one process runs its jobs itself and leaves the queue alone"
+)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -258,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "check":
         for warning in _env_warnings():
             log.warning("%s", warning)
+    if args.command in (None, "run") and settings.queue_url:
+        # An owner who set up the queue but started the one process would otherwise wonder why
+        # nothing reaches it.
+        log.warning("%s", ONE_PROCESS_QUEUE)
     use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
     if args.command == "migrate-store":
         return asyncio.run(_migrate_store(settings, args.to))

@@ -23,6 +23,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from bot.postgres import StoreUnreachable, where
 
 if TYPE_CHECKING:
     from saq import Queue, Worker
@@ -107,6 +110,67 @@ class JobQueue:
         self, run: Callable[[int], Awaitable[None]], *, concurrency: int, grace: float = 0.0
     ) -> QueueWorker:
         return QueueWorker(self, run, concurrency=concurrency, grace=grace)
+
+
+async def probe(url: str, timeout: float = 5.0) -> str:
+    """Whether the queue at `url` answers one cheap call (Redis PING, PostgreSQL `SELECT 1`), changing
+    nothing; the engine's name. Raise `StoreUnreachable` (never naming the password) when it cannot be
+    used. For `python -m bot check`."""
+    engine = "Redis" if urlsplit(url).scheme.startswith("redis") else "PostgreSQL"
+    place = f"QUEUE_URL: {engine} at {where(url)}"
+    try:
+        import saq  # noqa: F401 - not used by the probe, but gateways and workers cannot start without it
+
+        ping, errors = _redis_ping() if engine == "Redis" else _postgres_ping()
+    except ImportError as exc:
+        raise StoreUnreachable(
+            "QUEUE_URL is set but the queue library is not installed: pip install '.[queue]'"
+        ) from exc
+    try:
+        async with asyncio.timeout(timeout):
+            await ping(url, timeout)
+    except TimeoutError as exc:
+        raise StoreUnreachable(f"{place} did not answer within {timeout:g} s") from exc
+    except (OSError, *errors) as exc:
+        text = str(exc)
+        password = urlsplit(url).password or ""
+        for secret in {password, unquote(password)} - {""}:  # as written in the URL, and as sent
+            text = text.replace(secret, "***")
+        raise StoreUnreachable(f"{place} cannot be used ({type(exc).__name__}: {text})") from exc
+    return engine
+
+
+_Ping = Callable[[str, float], Awaitable[None]]
+
+
+def _redis_ping() -> tuple[_Ping, tuple[type[Exception], ...]]:
+    from redis.asyncio import from_url
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+
+    async def ping(url: str, timeout: float) -> None:
+        # Tried once, as every probe of `check` (redis-py retries three times by default); the
+        # caller's time limit, a second shorter, is the one that ends a silent server.
+        client = from_url(
+            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=timeout + 1, socket_timeout=timeout + 1
+        )
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    return ping, (RedisError,)
+
+
+def _postgres_ping() -> tuple[_Ping, tuple[type[Exception], ...]]:
+    import psycopg
+
+    async def ping(url: str, timeout: float) -> None:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, int(timeout))) as conn:
+            await conn.execute("SELECT 1")
+
+    return ping, (psycopg.Error,)
 
 
 class QueueWorker:

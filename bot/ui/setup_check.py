@@ -114,10 +114,10 @@ def balance_finding(settings: Settings, balance: Balance) -> Finding:
 async def run_check(settings: Settings, raw: Mapping[str, str]) -> list[Finding]:
     """Every check but the settings' own, Discord's and the image API's side by side."""
     head = [ok("settings are valid"), *base_url_findings(settings, raw)]
-    discord_side, relay_side, journal = await asyncio.gather(
-        discord_part(settings), relay_part(settings), journal_part(settings)
+    discord_side, relay_side, journal, queue = await asyncio.gather(
+        discord_part(settings), relay_part(settings), journal_part(settings), queue_part(settings)
     )
-    return head + discord_side + relay_side + journal
+    return head + discord_side + relay_side + journal + queue
 
 
 async def journal_part(settings: Settings) -> list[Finding]:
@@ -136,3 +136,29 @@ async def journal_part(settings: Settings) -> list[Finding]:
         return [fail(f"DATABASE_URL: {place} holds a newer schema ({version}) than this bot knows")]
     state = "up to date" if version == len(MIGRATIONS) else "brought up to date at the next start"
     return [ok(f"DATABASE_URL: {place} answers; its schema is {state}")]
+
+
+async def queue_part(settings: Settings) -> list[Finding]:
+    """With QUEUE_URL: whether the queue answers (one cheap call), and that gateways and workers
+    also need DATABASE_URL. Nothing is queued or changed."""
+    if not settings.queue_url:
+        return []
+    from bot.jobqueue import probe
+    from bot.postgres import StoreUnreachable, where
+
+    findings = []
+    try:
+        engine = await probe(settings.queue_url)
+    except StoreUnreachable as exc:
+        findings.append(fail(str(exc), "check the host, port, password and database in QUEUE_URL"))
+    else:
+        findings.append(ok(f"QUEUE_URL: {engine} at {where(settings.queue_url)} answers"))
+    if not settings.database_url:
+        findings.append(
+            warn(
+                "QUEUE_URL is set but DATABASE_URL is not: `python -m bot gateway` and `worker` need both "
+                "(the one process, `python -m bot`, does not use QUEUE_URL)",
+                "set DATABASE_URL=postgresql://… for gateway and worker processes",
+            )
+        )
+    return findings
