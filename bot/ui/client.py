@@ -182,7 +182,8 @@ class BananaBot(commands.Bot):
             await self._jobs.start()
             if self.scale is not None:
                 await self.scale.start()
-            self._balances.start()
+            if self.role is not Role.WORKER:
+                self._balances.start()  # one watcher per gateway: workers would only repeat it
             if settings.health_port:
                 jobs = self._jobs
                 METRICS.watch_load(lambda: jobs.load()[0], lambda: jobs.load()[1])
