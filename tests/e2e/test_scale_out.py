@@ -385,3 +385,33 @@ async def test_a_running_job_finishes_and_is_recorded_while_redis_is_away(
     assert await cluster.stop_all() == [0, 0], cluster.logs()
     # The outage is told in single lines, not a traceback for every poll of the queue.
     assert "Traceback" not in cluster.logs()
+
+
+async def test_a_gateway_killed_loses_no_job_and_its_workers_go_on(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
+) -> None:
+    relay.hold = asyncio.Event()
+    one_at_a_time = {"GLOBAL_MAX_CONCURRENT_JOBS": "1"}
+    first = await cluster.start("gateway", **one_at_a_time)
+    await cluster.start("worker")
+    await asyncio.wait_for(discord_fake.ready.wait(), 30)
+    await live_workers(pg, 1)
+    running = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "one"}))
+    await until(lambda: relay.in_flight == 1, "the first call under way")
+    waiting = await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "two"}, member=BOB)
+    )
+    await wait_progress(discord_fake, waiting, "⏳")
+    assert await first.stop(signal.SIGKILL) == -signal.SIGKILL
+    # The worker goes on with the job it holds, gateway or not.
+    relay.hold.set()
+    await wait_result(discord_fake, running, timeout=30)
+    assert len(relay.generate_calls()) == 1, "the waiting job stays in the journal meanwhile"
+    discord_fake.ready.clear()
+    second = await cluster.start("gateway", **one_at_a_time)
+    await wait_result(discord_fake, waiting, timeout=60)
+    assert "Resuming 1 jobs from the journal" in second.log.text
+    assert len(results(discord_fake.calls, running)) == 1 and len(results(discord_fake.calls, waiting)) == 1
+    assert len(relay.generate_calls()) == 2
+    codes = await cluster.stop_all()
+    assert codes[1:] == [0, 0], cluster.logs()
