@@ -415,3 +415,30 @@ async def test_a_gateway_killed_loses_no_job_and_its_workers_go_on(
     assert len(relay.generate_calls()) == 2
     codes = await cluster.stop_all()
     assert codes[1:] == [0, 0], cluster.logs()
+
+
+async def test_a_stopping_worker_lets_its_job_finish_within_the_grace(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
+) -> None:
+    relay.hold = asyncio.Event()
+    await cluster.start("gateway", USER_DAILY_LIMIT="1")
+    worker = await cluster.start("worker", SHUTDOWN_GRACE="60")
+    await asyncio.wait_for(discord_fake.ready.wait(), 30)
+    await live_workers(pg, 1)
+    sent = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "finish me"}))
+    await until(lambda: relay.in_flight == 1, "the call under way")
+    worker.process.send_signal(signal.SIGTERM)
+    await worker.log.wait_for("Received SIGTERM")
+    relay.hold.set()
+    await wait_result(discord_fake, sent, timeout=30)
+    assert await worker.exit() == 0, worker.log.text
+    row = await journal_row(pg)
+    assert (
+        row["status"] == "done" and row["held_by"] == f"{row['held_by'].split(':')[0]}:{worker.process.pid}"
+    )
+    assert len(relay.generate_calls()) == 1
+    # The daily limit reads the journal: the gateway counts the job the worker made.
+    refused = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "one more"}))
+    assert (await private_error(discord_fake, refused)).startswith(
+        "You've made your 1 picture for today (1 used)"
+    )
