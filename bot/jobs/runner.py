@@ -68,8 +68,12 @@ class Runner:
             active.holds_slot = True
             active.phase = Phase.RUNNING
             active.started = time.monotonic()
-            active.task = asyncio.create_task(self._execute(active), name=f"job-{entry.job_id}")
-            active.task.add_done_callback(functools.partial(self._task_done, active))
+            self.launch(active)
+
+    def launch(self, active: Active) -> None:
+        """Start the run of a job that holds a slot (a worker process calls this per entry)."""
+        active.task = asyncio.create_task(self._execute(active), name=f"job-{active.job.id}")
+        active.task.add_done_callback(functools.partial(self._task_done, active))
 
     def _fits(self, entry: Entry) -> bool:
         caps = self.board.settings.concurrency_limits
@@ -83,10 +87,6 @@ class Runner:
             self.dispatch()
 
     # --- the run ----------------------------------------------------------------------------
-
-    async def execute(self, active: Active) -> None:
-        """Run a job that holds a slot to its one ending (a worker process calls this per entry)."""
-        await self._execute(active)
 
     async def _execute(self, active: Active) -> None:
         job = active.job

@@ -139,7 +139,8 @@ class WorkerRuns:
         active.started = time.monotonic()
         active.holds_slot = True
         board.running += 1
-        active.task = asyncio.create_task(self.runner.execute(active), name=f"job-{job.id}")
+        self.runner.launch(active)
+        assert active.task is not None
         await asyncio.wait([active.task])  # ended by its run, a cancel, or the drain
         if active.stop == "shutdown":
             with contextlib.suppress(Exception):
