@@ -23,6 +23,7 @@ from tests.e2e.test_jobs import ALICE, BOB, answer, press_cancel, wait_cancelled
 from tests.e2e.test_process import environment, spawn
 from tests.e2e.test_restart import BotProcess, bad_log_lines, results
 from tests.e2e.test_result_buttons import press
+from tests.e2e.test_shards import GUILD_ON_0, GUILD_ON_1
 from tests.fakes.discord import FakeDiscord, SentInteraction, user
 from tests.fakes.relay import FakeRelay
 from tests.fakes.relay.midjourney import mj_success
@@ -442,3 +443,40 @@ async def test_a_stopping_worker_lets_its_job_finish_within_the_grace(
     assert (await private_error(discord_fake, refused)).startswith(
         "You've made your 1 picture for today (1 used)"
     )
+
+
+async def test_two_sharded_gateways_share_the_workers_and_each_resumes_its_own_servers(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
+) -> None:
+    discord_fake.max_concurrency = 2
+    relay.hold = asyncio.Event()
+    sharded = {"SHARD_COUNT": "2", "GLOBAL_MAX_CONCURRENT_JOBS": "1"}
+    first = await cluster.start("gateway", SHARD_IDS="0", **sharded)
+    second = await cluster.start("gateway", SHARD_IDS="1", **sharded)
+    await cluster.start("worker")
+    await discord_fake.wait_shards((0, 2), (1, 2))
+    await live_workers(pg, 1)
+    on_0 = await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "zero"}, guild_id=GUILD_ON_0)
+    )
+    await until(lambda: relay.in_flight == 1, "shard 0's job under way")
+    # The other gateway's job waits: the one slot is the whole bot's, whichever gateway asks.
+    on_1 = await discord_fake.send_interaction(
+        discord_fake.slash("imagine", {"prompt": "one"}, guild_id=GUILD_ON_1)
+    )
+    await wait_progress(discord_fake, on_1, "⏳")
+    assert await second.stop(signal.SIGKILL) == -signal.SIGKILL
+    relay.hold.set()
+    await wait_result(discord_fake, on_0, timeout=30)
+    # Shard 0's gateway, restarted, leaves shard 1's job alone (it resumes before it logs in) ...
+    assert await first.stop(signal.SIGTERM) == 0, first.log.text
+    again = await cluster.start("gateway", SHARD_IDS="0", **sharded)
+    await again.log.wait_for("Logged in as")
+    assert "Resuming" not in again.log.text
+    assert len(relay.generate_calls()) == 1
+    # ... and shard 1's next gateway takes it back.
+    third = await cluster.start("gateway", SHARD_IDS="1", **sharded)
+    await wait_result(discord_fake, on_1, timeout=60)
+    assert "Resuming 1 jobs from the journal" in third.log.text
+    assert discord_fake.undelivered == []
+    assert len(relay.generate_calls()) == 2
