@@ -271,7 +271,7 @@ class Throughput:
     where: str
 
 
-async def throughput(pg: PostgresServer, workers: int, upload_delay: float = 0.0) -> Throughput:
+async def throughput(pg: PostgresServer, workers: int) -> Throughput:
     redis = start_redis()
     try:
         async with cluster(pg, redis) as c:
@@ -286,7 +286,6 @@ async def throughput(pg: PostgresServer, workers: int, upload_delay: float = 0.0
             await asyncio.sleep(1.0)  # let the warm-up's last edits and releases settle
             c.relay.delay = UPSTREAM_SECONDS
             c.relay.peak_in_flight = 0
-            c.discord.upload_delay = upload_delay
             cpu_before = {p.role + str(i): cpu_seconds(p.pid) for i, p in enumerate(c.procs)}
             load = Load()
 
@@ -367,7 +366,7 @@ async def defer(pg: PostgresServer, split: bool) -> Defer:
 # --- the report -----------------------------------------------------------------------------------
 
 
-async def main(counts: tuple[int, ...], with_defer: bool, upload_delay: float) -> None:
+async def main(counts: tuple[int, ...], with_defer: bool) -> None:
     started = time.monotonic()
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -378,7 +377,7 @@ async def main(counts: tuple[int, ...], with_defer: bool, upload_delay: float) -
     try:
         runs = []
         for n in counts:
-            runs.append(await throughput(pg, n, upload_delay))
+            runs.append(await throughput(pg, n))
             print(f"  throughput, {n} worker(s): {runs[-1].wall:.1f} s; {runs[-1].where}", flush=True)
         defers = [await defer(pg, split=True), await defer(pg, split=False)] if with_defer else []
     finally:
@@ -454,12 +453,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default=",".join(map(str, WORKER_COUNTS)), help="e.g. 1,2,4")
     parser.add_argument("--no-defer", action="store_true", help="only the throughput runs")
-    parser.add_argument(
-        "--upload-delay",
-        type=float,
-        default=0.0,
-        help="seconds the fake Discord takes to answer each result upload (default 0)",
-    )
     args = parser.parse_args()
     counts = tuple(int(n) for n in args.workers.split(",") if n)
-    asyncio.run(main(counts, not args.no_defer, args.upload_delay))
+    asyncio.run(main(counts, not args.no_defer))
