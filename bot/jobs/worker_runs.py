@@ -49,6 +49,7 @@ class WorkerRuns:
         self.id = worker_name()
         self._loops: list[asyncio.Task[None]] = []
         self._runs: set[asyncio.Task[None]] = set()  # entries under way, which a stop waits for
+        self._running: dict[int, asyncio.Task[None]] = {}  # the same, by job
         board.claim_delivery = self._claim_delivery
 
     async def start(self) -> None:
@@ -81,9 +82,17 @@ class WorkerRuns:
         job; the queue stopping because the worker stops leaves the job to the engine's drain,
         which lets it finish for SHUTDOWN_GRACE seconds and gives it back after that (the queue
         hands the entry out again meanwhile; the next worker waits on the lease)."""
+        if job_id in self._running:
+            # The same job's entry again while this worker runs it (the queue's sweep can hand out
+            # an entry being taken, and the gateways' sweep can put back one about to end): the
+            # lease would say "mine" and run it twice. The run under way goes on.
+            log.info("Job %d is already running in this worker; its second queue entry ends", job_id)
+            return
         inner = asyncio.create_task(self._entry(job_id), name=f"entry-{job_id}")
         self._runs.add(inner)
+        self._running[job_id] = inner
         inner.add_done_callback(self._runs.discard)
+        inner.add_done_callback(lambda _: self._running.pop(job_id, None))
         try:
             await asyncio.shield(inner)
         except asyncio.CancelledError:
