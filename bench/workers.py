@@ -275,7 +275,7 @@ class Throughput:
     calls: int  # upstream calls the relay saw for the JOBS jobs (more: a job run twice)
 
 
-async def throughput(pg: PostgresServer, workers: int) -> Throughput:
+async def throughput(pg: PostgresServer, workers: int, upload_delay: float = 0.0) -> Throughput:
     redis = start_redis()
     try:
         async with cluster(pg, redis) as c:
@@ -290,6 +290,7 @@ async def throughput(pg: PostgresServer, workers: int) -> Throughput:
             await asyncio.sleep(1.0)  # let the warm-up's last edits and releases settle
             c.relay.delay = UPSTREAM_SECONDS
             c.relay.peak_in_flight = 0
+            c.discord.upload_delay = upload_delay
             cpu_before = {p.role + str(i): cpu_seconds(p.pid) for i, p in enumerate(c.procs)}
             load = Load()
 
@@ -370,7 +371,7 @@ async def defer(pg: PostgresServer, split: bool) -> Defer:
 # --- the report -----------------------------------------------------------------------------------
 
 
-async def main(counts: tuple[int, ...], with_defer: bool) -> None:
+async def main(counts: tuple[int, ...], with_defer: bool, upload_delay: float) -> None:
     started = time.monotonic()
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -381,7 +382,7 @@ async def main(counts: tuple[int, ...], with_defer: bool) -> None:
     try:
         runs = []
         for n in counts:
-            runs.append(await throughput(pg, n))
+            runs.append(await throughput(pg, n, upload_delay))
             print(f"  throughput, {n} worker(s): {runs[-1].wall:.1f} s; {runs[-1].where}", flush=True)
         defers = [await defer(pg, split=True), await defer(pg, split=False)] if with_defer else []
     finally:
@@ -465,6 +466,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default=",".join(map(str, WORKER_COUNTS)), help="e.g. 1,2,4")
     parser.add_argument("--no-defer", action="store_true", help="only the throughput runs")
+    parser.add_argument(
+        "--upload-delay",
+        type=float,
+        default=0.0,
+        help="seconds the fake Discord takes to answer each result upload (default 0)",
+    )
     args = parser.parse_args()
     counts = tuple(int(n) for n in args.workers.split(",") if n)
-    asyncio.run(main(counts, not args.no_defer))
+    asyncio.run(main(counts, not args.no_defer, args.upload_delay))

@@ -8,8 +8,10 @@ The journal is the source of truth; the queue (`bot.jobqueue`) only carries "run
   `MAX_CONCURRENT_JOBS` summed, `CONCURRENCY_LIMITS` by format and model) and marks the job
   dispatched in the same transaction. So jobs wait in the gateway's fair order, not in the queue's
   first-in-first-out one, and the caps hold across every worker and gateway.
-- A job holds a slot from its dispatch until the worker running it lets it go (`release`); a job
-  held by a worker whose heartbeat stopped holds none (another worker takes it up).
+- A job holds a slot from its dispatch until its picture is made (journaled done) or, when it
+  ends otherwise, until the worker running it lets it go (`release`): posting a result holds no
+  slot, as in one process. A job held by a worker whose heartbeat stopped holds none (another
+  worker takes it up).
 - A worker runs a job only while it holds the job's lease (`lease`): two workers handed the same
   entry (the queue's sweep racing a worker) never run it at once, and a dead worker's job is taken
   over once its heartbeat is `WORKER_HEARTBEAT_SECONDS` old. A stopping worker gives its unfinished
@@ -124,12 +126,14 @@ class SharedJournal:
                     "SELECT COALESCE(SUM(concurrency), 0) FROM workers WHERE seen_at > $1", live
                 )
             )
+            # A job whose picture is made (no longer open) holds no slot while it is posted.
             rows = await conn.fetch(
                 "SELECT model, COUNT(*) AS n FROM jobs WHERE dispatched_at IS NOT NULL"
-                " AND released_at IS NULL"
+                " AND released_at IS NULL AND status = ANY($2::text[])"
                 " AND (held_by IS NULL OR held_by IN (SELECT id FROM workers WHERE seen_at > $1))"
                 " GROUP BY model",
                 live,
+                list(_OPEN),
             )
             running: Counter[str] = Counter()
             for row in rows:
@@ -163,9 +167,14 @@ class SharedJournal:
 
     async def lost(self) -> list[int]:
         """Jobs dispatched and not let go: the sweeper puts each back in the queue (a no-op for the
-        ones it still holds)."""
+        ones it still holds). A finished job a live worker holds is being posted by it, its queue
+        entry ended: it is not lost, and putting it back would post it twice."""
         rows = await self.db.fetch(
-            "SELECT id FROM jobs WHERE dispatched_at IS NOT NULL AND released_at IS NULL ORDER BY id"
+            "SELECT id FROM jobs WHERE dispatched_at IS NOT NULL AND released_at IS NULL"  # noqa: S608
+            " AND NOT (status <> ALL(?::text[]) AND held_by IS NOT NULL AND held_by IN"
+            f" (SELECT id FROM workers WHERE seen_at > {_NOW} - ?)) ORDER BY id",
+            list(_OPEN),
+            self.heartbeat,
         )
         return [int(r["id"]) for r in rows]
 

@@ -50,6 +50,8 @@ class WorkerRuns:
         self._loops: list[asyncio.Task[None]] = []
         self._runs: set[asyncio.Task[None]] = set()  # entries under way, which a stop waits for
         self._running: dict[int, asyncio.Task[None]] = {}  # the same, by job
+        # An entry's signal that its job's result is being posted: the entry may end.
+        self._posting: dict[int, asyncio.Event] = {}
         board.claim_delivery = self._claim_delivery
 
     async def start(self) -> None:
@@ -75,13 +77,16 @@ class WorkerRuns:
     # --- one entry ---------------------------------------------------------------------------
 
     async def run(self, job_id: int) -> None:
-        """Run one queue entry's job; returns once the job is let go or given back.
+        """Run one queue entry's job; returns once the job is let go or given back, or once its
+        result is being posted: posting holds no slot (as in one process), so the queue hands this
+        worker its next entry meanwhile and the next upstream call does not wait for the upload.
 
-        The entry's work (the lease, the run, letting go) is a task of its own, which the queue's
-        cancels never cut in the middle. An abort (a member's Cancel, journaled first) cancels the
-        job; the queue stopping because the worker stops leaves the job to the engine's drain,
-        which lets it finish for SHUTDOWN_GRACE seconds and gives it back after that (the queue
-        hands the entry out again meanwhile; the next worker waits on the lease)."""
+        The entry's work (the lease, the run, posting, letting go) is a task of its own, which the
+        queue's cancels never cut in the middle and a stop waits for. An abort (a member's Cancel,
+        journaled first) cancels the job; the queue stopping because the worker stops leaves the
+        job to the engine's drain, which lets it finish for SHUTDOWN_GRACE seconds and gives it
+        back after that (the queue hands the entry out again meanwhile; the next worker waits on
+        the lease)."""
         if job_id in self._running:
             # The same job's entry again while this worker runs it (the queue's sweep can hand out
             # an entry being taken, and the gateways' sweep can put back one about to end): the
@@ -93,13 +98,24 @@ class WorkerRuns:
         self._running[job_id] = inner
         inner.add_done_callback(self._runs.discard)
         inner.add_done_callback(lambda _: self._running.pop(job_id, None))
+        posting = self._posting[job_id] = asyncio.Event()
+        posted = asyncio.create_task(posting.wait(), name=f"posting-{job_id}")
         try:
-            await asyncio.shield(inner)
+            # asyncio.wait, unlike awaiting the task, never cancels it when this is cancelled.
+            await asyncio.wait([inner, posted], return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             active = self.board.active.get(job_id)
             if not inner.done() and active is not None:
                 self.board.spawn(self._cancel_if_asked(active))
             raise
+        finally:
+            posted.cancel()
+            if self._posting.get(job_id) is posting:
+                del self._posting[job_id]
+        if inner.done():
+            await inner  # its error, if any, is the entry's
+        else:
+            inner.add_done_callback(_log_failure)
 
     async def _entry(self, job_id: int) -> None:
         lease = await self.journal.lease(job_id, self.id)
@@ -175,7 +191,15 @@ class WorkerRuns:
         await self.lifecycle.redeliver(active)
 
     async def _claim_delivery(self, job: Job) -> bool:
-        return await self.journal.claim_delivery(job.id, self.id)
+        """Claim the posting of a job whose picture is made and journaled: from here it holds no
+        slot (the journal counts only open jobs), so its entry ends and the gateways look again."""
+        if not await self.journal.claim_delivery(job.id, self.id):
+            return False
+        posting = self._posting.get(job.id)
+        if posting is not None:
+            posting.set()
+        await self.journal.notify()
+        return True
 
     # --- clocks -------------------------------------------------------------------------------
 
@@ -203,3 +227,9 @@ class WorkerRuns:
                 continue
             for job_id, by in cancelled.items():
                 self._cancel(running[job_id], by)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    # An entry that ended early (its result being posted) has nobody awaiting its task.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("A job's posting or letting go failed", exc_info=task.exception())

@@ -239,6 +239,30 @@ async def test_cancel_pressed_at_the_gateway_stops_the_job_in_its_worker(
     assert await cluster.stop_all() == [0, 0], cluster.logs()
 
 
+async def test_a_workers_slot_is_free_once_the_picture_is_made_not_once_it_is_posted(
+    discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
+) -> None:
+    # As in one process: posting a result to Discord holds no slot, so the next job's upstream call
+    # does not wait for the upload.
+    discord_fake.hold_uploads = asyncio.Event()
+    await cluster.start("gateway")
+    await cluster.start("worker", MAX_CONCURRENT_JOBS="1")
+    await asyncio.wait_for(discord_fake.ready.wait(), 30)
+    await live_workers(pg, 1)
+    first = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "one"}))
+    await until(lambda: any(c.files for c in discord_fake.calls_for(first.token)), "the first result posting")
+    second = await discord_fake.send_interaction(discord_fake.slash("imagine", {"prompt": "two"}, member=BOB))
+    await until(lambda: len(relay.generate_calls()) == 2, "the second call while the first result is held")
+    discord_fake.hold_uploads.set()
+    await wait_result(discord_fake, first, timeout=30)
+    await wait_result(discord_fake, second, timeout=30)
+    assert relay.peak_in_flight == 1
+    assert await cluster.stop_all() == [0, 0], cluster.logs()
+    assert [len(results(discord_fake.calls, one)) for one in (first, second)] == [1, 1]
+    released = await pg.fetchval("SELECT COUNT(*) FROM jobs WHERE released_at IS NOT NULL")
+    assert released == 2, "each job let go once it was posted"
+
+
 async def test_a_double_click_on_a_result_button_is_one_job(
     discord_fake: FakeDiscord, relay: FakeRelay, cluster: Cluster, pg: Any
 ) -> None:

@@ -154,6 +154,10 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
         self.forbidden_channels: set[str] = set()  # channels where the bot may not post (403 50013)
         # True: an interaction's message takes no upload (404 Unknown Webhook), as Discord sometimes does.
         self.refuse_uploads_to_original = False
+        # Set: an edit carrying files is recorded and then waits for it before it is answered (a
+        # result being posted, held as long as a test needs).
+        self.hold_uploads: asyncio.Event | None = None
+        self.upload_delay = 0.0  # seconds an edit carrying files takes to be answered (a slow upload)
         # Called with each interaction callback as it arrives, before it is answered (a test may
         # kill the bot at that instant).
         self.on_callback: Callable[[Call], None] | None = None
@@ -402,6 +406,10 @@ class FakeDiscord(PayloadBuilder, MessageStore, CallLog, FakeServer):
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         if self.refuse_uploads_to_original and call.files and mid == "@original":
             return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        if self.hold_uploads is not None and call.files:
+            await self.hold_uploads.wait()
+        if self.upload_delay and call.files:
+            await asyncio.sleep(self.upload_delay)
         try:
             return _json(self._edit(message, call.payload, call.files))
         except Refused as refused:

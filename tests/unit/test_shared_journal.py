@@ -159,3 +159,20 @@ async def test_one_worker_posts_a_result(stores: Stores, journal: SharedJournal)
     assert job is not None
     await stores.jobs.update(job, delivered_at=1.0)
     assert not await journal.claim_delivery(job_id, "host:1"), "posted already"
+
+
+async def test_a_done_job_being_posted_holds_no_slot_and_is_not_put_back_while_its_worker_lives(
+    stores: Stores, journal: SharedJournal
+) -> None:
+    await journal.beat("host:1", 1, 0)
+    ids = await jobs(stores, "flash", "flash")
+    assert await claim(journal, ids, {}) == ids[:1]
+    assert await journal.lease(ids[0], "host:1") == "mine"
+    job = await stores.jobs.get(ids[0])
+    assert job is not None
+    await stores.jobs.update(job, status=JobStatus.DONE)
+    # Its picture is made: the slot goes to the next job while the result is posted.
+    assert await claim(journal, ids[1:], {}) == ids[1:]
+    assert await journal.lost() == ids[1:], "the one being posted is not lost"
+    await journal.db.execute("UPDATE workers SET seen_at = seen_at - ? WHERE id = ?", HEARTBEAT + 1, "host:1")
+    assert await journal.lost() == ids, "its worker died before posting it: another must"
