@@ -35,6 +35,7 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
 ENV_FILE = Path(".env")
+TOKEN_REFUSED = "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal"  # noqa: S105
 ONE_PROCESS_QUEUE = (
     "QUEUE_URL is used only by `python -m bot gateway` and `python -m bot worker`: "
     "this one process runs its jobs itself and leaves the queue alone"
@@ -100,10 +101,7 @@ async def _run(settings: Settings, role: Role = Role.ALL) -> int:
         try:
             await bot.start(settings.discord_token)
         except discord.LoginFailure:
-            print(
-                "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal",
-                file=sys.stderr,
-            )
+            print(TOKEN_REFUSED, file=sys.stderr)
             return EXIT_CONFIG
         except StoreUnreachable as exc:
             print(exc, file=sys.stderr)
@@ -135,16 +133,13 @@ async def _work(settings: Settings) -> int:
         try:
             await bot.login(settings.discord_token)
         except discord.LoginFailure:
-            print(
-                "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal",
-                file=sys.stderr,
-            )
+            print(TOKEN_REFUSED, file=sys.stderr)
             return EXIT_CONFIG
         except StoreUnreachable as exc:
             print(exc, file=sys.stderr)
             return EXIT_UNREACHABLE
         except (aiohttp.ClientError, discord.HTTPException, OSError) as exc:
-            print(f"Could not reach Discord or the queue: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            print(f"Could not reach Discord: {exc.__class__.__name__}: {exc}", file=sys.stderr)
             return EXIT_UNREACHABLE
         log.info("Worker ready")
         await stop.wait()
@@ -164,10 +159,7 @@ async def _sync(settings: Settings, guild_id: int | None, clear: bool) -> int:
         try:
             await bot.login(settings.discord_token)
         except discord.LoginFailure:
-            print(
-                "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal",
-                file=sys.stderr,
-            )
+            print(TOKEN_REFUSED, file=sys.stderr)
             return EXIT_CONFIG
         except (aiohttp.ClientError, OSError) as exc:
             print(f"Could not reach Discord: {exc.__class__.__name__}: {exc}", file=sys.stderr)
