@@ -46,6 +46,11 @@ _NOW = "extract(epoch from clock_timestamp())"
 _OPEN = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
+def bot_slots(capacity: int, global_cap: int) -> int:
+    """The jobs the whole bot runs at once: the live workers' slots, under GLOBAL_MAX_CONCURRENT_JOBS."""
+    return min(capacity, global_cap) if global_cap else capacity
+
+
 def worker_name() -> str:
     """A worker's id: its host and process, readable in /status."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -68,7 +73,6 @@ class JobState:
     """Where a dispatched job stands, as a gateway needs it."""
 
     id: int
-    status: JobStatus
     dispatched: bool
     released: bool
 
@@ -140,25 +144,17 @@ class SharedJournal:
                 for key in keys_of(row["model"]):
                     running[key] += int(row["n"])
             held = sum(int(r["n"]) for r in rows)
-            cap = min(capacity, global_cap) if global_cap else capacity
-            room = Room(conn, max(0, cap - held), running, now)
+            room = Room(conn, max(0, bot_slots(capacity, global_cap) - held), running, now)
             yield room
         if room.taken:
             await self.notify()
 
     async def states(self, job_ids: Iterable[int]) -> list[JobState]:
         rows = await self.db.fetch(
-            "SELECT id, status, dispatched_at, released_at FROM jobs WHERE id = ANY(?::bigint[])",
-            list(job_ids),
+            "SELECT id, dispatched_at, released_at FROM jobs WHERE id = ANY(?::bigint[])", list(job_ids)
         )
         return [
-            JobState(
-                int(r["id"]),
-                JobStatus(r["status"]),
-                r["dispatched_at"] is not None,
-                r["released_at"] is not None,
-            )
-            for r in rows
+            JobState(int(r["id"]), r["dispatched_at"] is not None, r["released_at"] is not None) for r in rows
         ]
 
     async def dispatched(self, job_ids: list[int]) -> set[int]:

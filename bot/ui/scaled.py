@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.health import Health
 from bot.i18n import Catalog
+from bot.jobs.shared import bot_slots
 from bot.scaleout import Role
 
 if TYPE_CHECKING:
@@ -43,8 +44,7 @@ async def workers_field(bot: BananaBot, catalog: Catalog, locale: str) -> tuple[
     except Exception:
         return 0, waiting, catalog.text("status.workers_unknown", locale)
     alive = [w for w in status.workers if w.alive]
-    capacity = sum(w.concurrency for w in alive)
-    cap = bot.settings.global_max_concurrent_jobs
+    slots = bot_slots(sum(w.concurrency for w in alive), bot.settings.global_max_concurrent_jobs)
     lines = [
         catalog.text("status.worker_line", locale, worker=w.id, running=w.running, slots=w.concurrency)
         if w.alive
@@ -52,4 +52,4 @@ async def workers_field(bot: BananaBot, catalog: Catalog, locale: str) -> tuple[
         for w in status.workers
     ]
     text = "\n".join(lines) if alive else "\n".join([catalog.text("status.workers_none", locale), *lines])
-    return min(capacity, cap) if cap else capacity, waiting + status.queue.waiting, text
+    return slots, waiting + status.queue.waiting, text
